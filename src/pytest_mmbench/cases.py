@@ -1,0 +1,185 @@
+"""Cases as data: the entries of ``cases/mm_*.toml`` files, validated into :class:`Case`.
+
+A user adds a benchmark case by adding a ``[[case]]`` table, no Python needed.  Each
+case names its modality (which becomes its pytest marker), its prompt or messages, a
+token budget and a deterministic check.  Loading validates everything, so a typo fails
+at collection with the file and case id, not halfway through a run.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import CheckSpecError, validate_spec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# pytest marker -> the modality an endpoint declares in hosts.toml
+MARKER_MODALITY = {"text": "text", "vision": "image", "audio": "audio", "video": "video"}
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_SEED = 1234
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class CaseError(Exception):
+    """A problem in a case file, naming the file and the case."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: what to send and how to judge the answer."""
+
+    id: str
+    marker: str
+    messages: tuple[Mapping[str, Any], ...]
+    check: Mapping[str, Any]
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float = 0.0
+    seed: int | None = DEFAULT_SEED
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    marks: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def modality(self) -> str:
+        return MARKER_MODALITY[self.marker]
+
+    def prompt_text(self) -> str:
+        """The prompt as a person would read it, for failure reports."""
+        lines = []
+        for message in self.messages:
+            content = message.get("content")
+            text = content if isinstance(content, str) else "[structured content]"
+            lines.append(f"{message.get('role', '?')}: {text}")
+        return "\n".join(lines)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "modality": self.modality,
+            "marker": self.marker,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "check": dict(self.check),
+            "source": self.source,
+        }
+
+
+_KEYS = {
+    "id", "modality", "prompt", "system", "messages", "check", "max_tokens", "temperature",
+    "seed", "extra_body", "description", "marks",
+}
+
+
+def load_case_file(path: Path) -> list[Case]:
+    """Parse one case file; raise :class:`CaseError` naming the file and case on any problem."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(raw) - {"case"})
+    if unknown:
+        raise CaseError(f"{path}: unknown top-level key {unknown[0]!r}; cases go in [[case]] tables")
+    entries = raw.get("case")
+    if not isinstance(entries, list) or not entries:
+        raise CaseError(f"{path}: no cases; add [[case]] tables with id, modality, prompt and check")
+    seen: set[str] = set()
+    cases = []
+    for index, entry in enumerate(entries):
+        case = parse_case(entry, f"{path}: case #{index + 1}", source=str(path))
+        if case.id in seen:
+            raise CaseError(f"{path}: case {case.id!r}: duplicate id; ids must be unique per file")
+        seen.add(case.id)
+        cases.append(case)
+    return cases
+
+
+def parse_case(entry: Any, where: str, source: str = "", require_check: bool = True) -> Case:
+    """Validate one case table (also used for requests made from Python tests).
+
+    Python tests may judge answers with their own asserts, so they pass
+    ``require_check=False``; case files always need a check.
+    """
+    if not isinstance(entry, dict):
+        raise CaseError(f"{where}: must be a table")
+    case_id = entry.get("id")
+    if not isinstance(case_id, str) or not _ID.match(case_id):
+        raise CaseError(f"{where}: key 'id': required, letters/digits/'-'/'_'/'.' only")
+    where = f"{where.rsplit(': case #', 1)[0]}: case {case_id!r}"
+
+    def fail(key: str, problem: str) -> CaseError:
+        return CaseError(f"{where}: key {key!r}: {problem}")
+
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown key; allowed keys are {', '.join(sorted(_KEYS))}")
+    marker = entry.get("modality")
+    if marker not in MARKER_MODALITY:
+        raise fail("modality", f"must be one of {', '.join(MARKER_MODALITY)}, got {marker!r}")
+    messages = _messages(entry, fail)
+    check: Mapping[str, Any] = {}
+    if require_check or "check" in entry:
+        try:
+            check = validate_spec(entry.get("check"))
+        except CheckSpecError as exc:
+            raise fail("check", str(exc)) from None
+    max_tokens = entry.get("max_tokens", DEFAULT_MAX_TOKENS)
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
+        raise fail("max_tokens", f"must be a positive integer, got {max_tokens!r}")
+    temperature = entry.get("temperature", 0.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+        raise fail("temperature", f"must be a number >= 0, got {temperature!r}")
+    seed = entry.get("seed", DEFAULT_SEED)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise fail("seed", f"must be an integer, got {seed!r}")
+    extra_body = entry.get("extra_body", {})
+    if not isinstance(extra_body, dict):
+        raise fail("extra_body", "must be a table")
+    marks = entry.get("marks", [])
+    if not isinstance(marks, list) or not all(isinstance(m, str) and m.isidentifier() for m in marks):
+        raise fail("marks", "must be a list of marker names")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description", "must be a string")
+    return Case(
+        id=case_id, marker=marker, messages=messages, check=check, max_tokens=max_tokens,
+        temperature=float(temperature), seed=seed, extra_body=extra_body,
+        description=description, marks=tuple(marks), source=source,
+    )
+
+
+def _messages(entry: dict[str, Any], fail: Any) -> tuple[Mapping[str, Any], ...]:
+    has_prompt, has_messages = "prompt" in entry, "messages" in entry
+    if has_prompt == has_messages:
+        raise fail("prompt", "give exactly one of prompt (a string) or messages (a list)")
+    if has_messages:
+        messages = entry["messages"]
+        if "system" in entry:
+            raise fail("system", "put the system message inside messages instead")
+        if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m
+            for m in messages
+        ):
+            raise fail("messages", "must be a list of {role = ..., content = ...} tables")
+        return tuple(messages)
+    prompt = entry["prompt"]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise fail("prompt", "must be a non-empty string")
+    result: list[Mapping[str, Any]] = []
+    system = entry.get("system")
+    if system is not None:
+        if not isinstance(system, str):
+            raise fail("system", "must be a string")
+        result.append({"role": "system", "content": system})
+    result.append({"role": "user", "content": prompt})
+    return tuple(result)

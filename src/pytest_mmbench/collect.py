@@ -1,0 +1,89 @@
+"""Turning ``cases/mm_*.toml`` files into pytest items, one per (case, endpoint).
+
+This follows pytest's non-python-tests pattern: a :class:`CaseFile` collector yields a
+:class:`CaseItem` per case and endpoint, named ``<case>[<endpoint>]`` so ``-k`` selects
+either, and marked with the case's modality so ``-m vision`` works.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cases import Case, CaseError, load_case_file
+from .endpoints import Endpoint
+from .results import PROPERTY, CaseResult
+from .runner import run_case
+from .session import EndpointUnavailable
+from .state import bench_state
+
+
+def is_case_file(path: Path, patterns: list[str]) -> bool:
+    return path.suffix == ".toml" and any(fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        try:
+            cases = load_case_file(self.path)
+        except CaseError as exc:
+            raise self.CollectError(str(exc)) from None
+        state = bench_state(self.config)
+        for case in cases:
+            for endpoint in state.session.endpoints:
+                yield CaseItem.from_parent(
+                    self, name=f"{case.id}[{endpoint.id}]", case=case, endpoint=endpoint
+                )
+
+
+class CaseFailed(Exception):
+    """The answer failed the case's check."""
+
+
+class CaseErrored(Exception):
+    """The request did not complete (HTTP error, timeout, broken stream, no server)."""
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: Case, endpoint: Endpoint, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.endpoint = endpoint
+        self.add_marker(case.marker)
+        for mark in case.marks:
+            self.add_marker(mark)
+        self.result: CaseResult | None = None
+
+    def runtest(self) -> None:
+        state = bench_state(self.config)
+        try:
+            self.result = run_case(state.session, self.endpoint, self.case,
+                                   rounds=state.settings.rounds, warmup=state.settings.warmup)
+        except EndpointUnavailable as exc:
+            raise CaseErrored(str(exc)) from None
+        self.user_properties.append((PROPERTY, state.finish_record(self.result)))
+        if self.result.status == "error":
+            raise CaseErrored(self.result.error or "request failed")
+        if self.result.status == "failed":
+            raise CaseFailed()
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseErrored):
+            return f"endpoint {self.endpoint.id} error: {excinfo.value}"
+        if isinstance(excinfo.value, CaseFailed) and self.result is not None:
+            check = self.result.first_failed_check
+            return "\n".join([
+                f"case {self.case.id} failed its check on endpoint {self.endpoint.id}",
+                f"prompt:\n  {self.case.prompt_text()}".replace("\n", "\n  "),
+                f"check:  {dict(self.case.check)}",
+                f"result: {check.detail if check else 'n/a'}",
+                f"answer:\n  {self.result.answer}".replace("\n", "\n  "),
+            ])
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.case.id}[{self.endpoint.id}]"

@@ -1,0 +1,315 @@
+"""Endpoints: the servers a run benchmarks, loaded and validated from ``hosts.toml``.
+
+Every mistake in the file is reported as one :class:`HostsError` that names the file,
+the endpoint and the key, so the plugin can turn it into a ``pytest.UsageError``
+before anything is collected or started.  API keys are read here, from the
+environment variable the file names, and are never stored in a field that is
+serialized.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+MODALITIES = ("text", "image", "audio", "video")
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class HostsError(Exception):
+    """A problem in a hosts file, phrased for the person who wrote it."""
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    """How to start the in-process llama.cpp server for ``launch = "embedded"``.
+
+    The defaults fit a small CPU machine: one compute thread leaves a core for the
+    client, and the prompt cache is off so repeated cases are really recomputed.
+    """
+
+    model_path: str | None = None
+    threads: int = 1
+    ctx_size: int = 2048
+    parallel: int = 1
+    cache_prompt: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One OpenAI-compatible server and model, as declared in hosts.toml."""
+
+    id: str
+    model: str
+    base_url: str | None = None
+    launch: str | None = None
+    modalities: tuple[str, ...] = ("text",)
+    api_key_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 300.0
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    hardware: str | None = None
+    context_window: int | None = None
+    embedded: EmbeddedSettings | None = None
+    expect_fail: tuple[str, ...] = ()
+    source: str = ""
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    def accepts(self, modality: str) -> bool:
+        return modality in self.modalities
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in any output (keys and header values)."""
+        found = [self.api_key] if self.api_key else []
+        found.extend(v for v in self.headers.values() if len(v) >= 8)
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        """The endpoint as written into the report: no key, header names only."""
+        return {
+            "id": self.id,
+            "model": self.model,
+            "base_url": self.base_url,
+            "launch": self.launch,
+            "modalities": list(self.modalities),
+            "api_key_env": self.api_key_env,
+            "header_names": sorted(self.headers),
+            "timeout_s": self.timeout_s,
+            "extra_body": dict(self.extra_body),
+            "hardware": self.hardware,
+            "context_window": self.context_window,
+            "expect_fail": list(self.expect_fail),
+        }
+
+
+def default_local_endpoint() -> Endpoint:
+    """The endpoint used when no hosts file is given: SmolLM2-135M, in-process."""
+    return Endpoint(
+        id="local",
+        model="smollm2-135m",
+        launch="embedded",
+        hardware="CPU (embedded llama.cpp)",
+        context_window=2048,
+        embedded=EmbeddedSettings(),
+        source="built-in default",
+    )
+
+
+def load_endpoints(path: str | Path, environ: Mapping[str, str] | None = None) -> list[Endpoint]:
+    """Read and validate a hosts file; raise :class:`HostsError` on the first problem."""
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HostsError(f"{path}: file not found; pass an existing hosts.toml") from None
+    except OSError as exc:
+        raise HostsError(f"{path}: cannot read the file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise HostsError(f"{path}: not valid TOML: {exc}") from None
+    unknown_top = sorted(set(raw) - {"endpoints"})
+    if unknown_top:
+        raise HostsError(
+            f"{path}: unknown top-level key {unknown_top[0]!r}; "
+            "endpoints go under [endpoints.<id>]"
+        )
+    tables = raw.get("endpoints")
+    if not isinstance(tables, dict) or not tables:
+        raise HostsError(
+            f"{path}: no endpoints; add at least one [endpoints.<id>] table with base_url and model"
+        )
+    seen: dict[str, str] = {}
+    endpoints = []
+    for endpoint_id, table in tables.items():
+        folded = endpoint_id.lower()
+        if folded in seen:
+            raise HostsError(
+                f"{path}: endpoint {endpoint_id!r}: duplicate id (same as {seen[folded]!r} "
+                "ignoring case); give every endpoint its own id"
+            )
+        seen[folded] = endpoint_id
+        endpoints.append(_parse_endpoint(path, endpoint_id, table, env))
+    return endpoints
+
+
+class _Where:
+    """Builds messages that name the file, the endpoint and the key."""
+
+    def __init__(self, path: Path, endpoint_id: str) -> None:
+        self.prefix = f"{path}: endpoint {endpoint_id!r}"
+
+    def error(self, key: str | None, problem: str) -> HostsError:
+        where = f"{self.prefix}: key {key!r}" if key else self.prefix
+        return HostsError(f"{where}: {problem}")
+
+
+def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, str]) -> Endpoint:
+    where = _Where(path, endpoint_id)
+    if not _ID_PATTERN.match(endpoint_id):
+        raise where.error(
+            None, "invalid id; use letters, digits, '-', '_' or '.' (it becomes part of test ids)"
+        )
+    if not isinstance(table, dict):
+        raise where.error(None, f"must be a table ([endpoints.{endpoint_id}]), not a value")
+    unknown = sorted(set(table) - set(_FIELDS))
+    if unknown:
+        allowed = ", ".join(sorted(_FIELDS))
+        raise where.error(unknown[0], f"unknown key; allowed keys are {allowed}")
+    values = {key: parser(where, key, table[key]) for key, parser in _FIELDS.items() if key in table}
+
+    launch = values.get("launch")
+    if launch is None and "base_url" not in values:
+        raise where.error("base_url", 'missing; set base_url = "http://host:port/v1" '
+                          'or launch = "embedded"')
+    if launch is not None and "base_url" in values:
+        raise where.error("base_url", 'cannot be combined with launch = "embedded"; keep one')
+    if "embedded" in values and launch is None:
+        raise where.error("embedded", 'only applies to endpoints with launch = "embedded"')
+    if launch is None and "model" not in values:
+        raise where.error("model", "missing; set the model name the server expects")
+
+    api_key = None
+    key_env = values.get("api_key_env")
+    if key_env is not None:
+        api_key = env.get(key_env)
+        if not api_key:
+            raise where.error(
+                "api_key_env",
+                f"environment variable {key_env} is not set; export it before running "
+                "(the key itself never goes in hosts.toml)",
+            )
+    if launch is not None:
+        values.setdefault("embedded", EmbeddedSettings())
+        values.setdefault("model", "smollm2-135m")
+        values.setdefault("hardware", "CPU (embedded llama.cpp)")
+        values.setdefault("context_window", values["embedded"].ctx_size)
+    return Endpoint(id=endpoint_id, source=str(path), api_key=api_key, **values)
+
+
+# --- field parsers: each returns the typed value or raises a HostsError -------------------------
+
+Parser = Callable[[_Where, str, Any], Any]
+
+
+def _string(where: _Where, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(key, f"must be a non-empty string, got {_show(value)}")
+    return value
+
+
+def _url(where: _Where, key: str, value: Any) -> str:
+    text = _string(where, key, value)
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise where.error(key, f"{text!r} is not an http(s) URL; e.g. \"http://gpu-host:8000/v1\"")
+    return text.rstrip("/")
+
+
+def _launch(where: _Where, key: str, value: Any) -> str:
+    if value != "embedded":
+        raise where.error(key, f'unknown launcher {_show(value)}; the only launcher is "embedded"')
+    return "embedded"
+
+
+def _modalities(where: _Where, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise where.error(key, f'must be a non-empty list such as ["text", "image"], got {_show(value)}')
+    for item in value:
+        if item not in MODALITIES:
+            raise where.error(key, f"unknown modality {_show(item)}; use any of {', '.join(MODALITIES)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _env_name(where: _Where, key: str, value: Any) -> str:
+    text = _string(where, key, value)
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", text):
+        raise where.error(
+            key, "must be the NAME of an environment variable (e.g. \"OPENAI_API_KEY\"), "
+            "never the key itself",
+        )
+    return text
+
+
+def _headers(where: _Where, key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise where.error(key, f"must be a table of string values, got {_show(value)}")
+    return dict(value)
+
+
+def _table(where: _Where, key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise where.error(key, f"must be a table, e.g. {{ temperature = 0 }}, got {_show(value)}")
+    return dict(value)
+
+
+def _positive_number(where: _Where, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise where.error(key, f"must be a positive number, got {_show(value)}")
+    return float(value)
+
+
+def _positive_int(where: _Where, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise where.error(key, f"must be a positive integer, got {_show(value)}")
+    return value
+
+
+def _string_list(where: _Where, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise where.error(key, f"must be a list of strings, got {_show(value)}")
+    return tuple(value)
+
+
+def _embedded(where: _Where, key: str, value: Any) -> EmbeddedSettings:
+    table = _table(where, key, value)
+    kinds: dict[str, Parser] = {
+        "model_path": _string,
+        "threads": _positive_int,
+        "ctx_size": _positive_int,
+        "parallel": _positive_int,
+        "cache_prompt": _boolean,
+    }
+    unknown = sorted(set(table) - set(kinds))
+    if unknown:
+        raise where.error(f"{key}.{unknown[0]}", f"unknown key; allowed keys are {', '.join(kinds)}")
+    parsed = {name: kinds[name](where, f"{key}.{name}", v) for name, v in table.items()}
+    return EmbeddedSettings(**parsed)
+
+
+def _boolean(where: _Where, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise where.error(key, f"must be true or false, got {_show(value)}")
+    return value
+
+
+def _show(value: Any) -> str:
+    kind = type(value).__name__
+    text = repr(value)
+    return f"{text[:60]} ({kind})"
+
+
+_FIELDS: dict[str, Parser] = {
+    "base_url": _url,
+    "launch": _launch,
+    "model": _string,
+    "modalities": _modalities,
+    "api_key_env": _env_name,
+    "headers": _headers,
+    "timeout_s": _positive_number,
+    "extra_body": _table,
+    "hardware": _string,
+    "context_window": _positive_int,
+    "embedded": _embedded,
+    "expect_fail": _string_list,
+}

@@ -1,0 +1,119 @@
+"""Fixtures for benchmark cases written as ordinary pytest tests.
+
+``mm_endpoint`` is parametrized over the run's endpoints (see ``pytest_generate_tests``
+in the plugin), and ``mm_bench`` sends measured requests to it, recording each one on
+the test report exactly like a case from a ``cases/`` file::
+
+    @pytest.mark.text
+    def test_haiku(mm_bench):
+        result = mm_bench.chat("Write a haiku about GPUs.", max_tokens=64)
+        assert len(result.answer.splitlines()) >= 3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from .cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, MARKER_MODALITY, CaseError, parse_case
+from .collect import CaseErrored
+from .endpoints import Endpoint
+from .results import PROPERTY, CaseResult
+from .runner import run_case
+from .session import EndpointUnavailable
+from .state import bench_state
+
+
+def item_marker(item: pytest.Item) -> str:
+    """The modality marker of a test (text when it has none)."""
+    for name in MARKER_MODALITY:
+        if item.get_closest_marker(name) is not None:
+            return name
+    return "text"
+
+
+class Bench:
+    """Sends measured chat requests to one endpoint on behalf of one test."""
+
+    def __init__(self, item: pytest.Item, endpoint: Endpoint, case_id: str) -> None:
+        self._item = item
+        self.endpoint = endpoint
+        self.case_id = case_id
+        self._calls = 0
+
+    def chat(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        system: str | None = None,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        check: Mapping[str, Any] | None = None,
+        temperature: float = 0.0,
+        seed: int | None = DEFAULT_SEED,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> CaseResult:
+        """Run one measured request (``--mm-rounds`` times) and record it on the report.
+
+        Raises when the endpoint fails (HTTP error, timeout, broken stream), so the test
+        errors with the server's message; an answer failing ``check`` is returned with
+        ``status == "failed"`` for the test to assert on.
+        """
+        self._calls += 1
+        case_id = self.case_id if self._calls == 1 else f"{self.case_id}#{self._calls}"
+        entry: dict[str, Any] = {
+            "id": "python-test",
+            "modality": item_marker(self._item), "max_tokens": max_tokens,
+            "temperature": temperature, "seed": seed, "extra_body": dict(extra_body or {}),
+        }
+        if messages is not None:
+            entry["messages"] = [dict(m) for m in messages]
+        else:
+            entry["prompt"] = prompt
+            if system is not None:
+                entry["system"] = system
+        if check is not None:
+            entry["check"] = dict(check)
+        try:
+            case = parse_case(entry, self._item.nodeid, require_check=False)
+        except CaseError as exc:
+            raise ValueError(f"mm_bench.chat: {exc}") from None
+        case = dataclasses.replace(case, id=case_id)
+        state = bench_state(self._item.config)
+        try:
+            result = run_case(state.session, self.endpoint, case,
+                              rounds=state.settings.rounds, warmup=state.settings.warmup)
+        except EndpointUnavailable as exc:
+            raise CaseErrored(str(exc)) from None
+        self._item.user_properties.append((PROPERTY, state.finish_record(result)))
+        if result.status == "error":
+            raise CaseErrored(f"endpoint {self.endpoint.id}: {result.error}")
+        return result
+
+
+@pytest.fixture
+def mm_endpoint(request: pytest.FixtureRequest) -> Endpoint:
+    """The endpoint this test runs against (the test is repeated per endpoint)."""
+    param = getattr(request, "param", None)
+    if not isinstance(param, Endpoint):
+        raise pytest.UsageError("mm_endpoint is parametrized by pytest-mmbench; do not override it")
+    return param
+
+
+@pytest.fixture
+def mm_bench(request: pytest.FixtureRequest, mm_endpoint: Endpoint) -> Bench:
+    """Measured requests to ``mm_endpoint``, recorded into the mmbench report."""
+    return Bench(request.node, mm_endpoint, python_case_id(request.node, mm_endpoint))
+
+
+def python_case_id(item: pytest.Item, endpoint: Endpoint) -> str:
+    """The test's name without the endpoint part of its parameter id."""
+    callspec = getattr(item, "callspec", None)
+    base = getattr(item, "originalname", item.name)
+    if callspec is None:
+        return base
+    parts = [p for p in callspec.id.split("-") if p != endpoint.id]
+    return f"{base}[{'-'.join(parts)}]" if parts else base

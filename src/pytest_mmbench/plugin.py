@@ -1,0 +1,173 @@
+"""pytest glue: options, markers, collection of case files, endpoint parametrization.
+
+Everything that does work lives in its own module; this file only connects pytest's
+hooks to them (see ../shared/STYLE.md, "thin plugin module").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import fixtures, hookspecs
+from .cases import MARKER_MODALITY
+from .collect import CaseFile, CaseItem, is_case_file
+from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, resolve
+from .endpoints import Endpoint, HostsError, default_local_endpoint, load_endpoints
+from .fixtures import item_marker, python_case_id
+from .report import ReportCollector
+from .results import IDENTITY
+from .session import BenchSession
+from .state import STATE_KEY, BenchState, bench_state
+from .terminal import render_summary
+
+MARKERS = {
+    "text": "text-only benchmark case",
+    "vision": "benchmark case with image input (endpoint must declare 'image')",
+    "audio": "benchmark case with audio input (endpoint must declare 'audio')",
+    "video": "benchmark case with video input (endpoint must declare 'video')",
+}
+COLLECTOR_NAME = "mmbench-report"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mmbench", "pytest-mmbench: benchmark model endpoints")
+    group.addoption("--mm-endpoints", dest="mm_endpoints", metavar="PATH", default=None,
+                    help="hosts.toml listing the endpoints to benchmark "
+                         "(default: the embedded SmolLM2-135M model)")
+    group.addoption("--mm-rounds", dest="mm_rounds", metavar="N", default=None,
+                    help="recorded repetitions of each case (default 1)")
+    group.addoption("--mm-warmup", dest="mm_warmup", metavar="N", default=None,
+                    help="unrecorded requests per endpoint before its first case (default 0)")
+    group.addoption("--mm-report", dest="mm_report", metavar="PATH", default=None,
+                    help=f"where to write the JSON report (default {DEFAULT_REPORT})")
+    parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
+    parser.addini("mm_rounds", "recorded repetitions of each case", default="")
+    parser.addini("mm_warmup", "unrecorded requests per endpoint before its first case", default="")
+    parser.addini("mm_report", "where to write the JSON report", default="")
+    parser.addini("mm_case_files", "glob patterns of case files", type="args",
+                  default=list(DEFAULT_CASE_FILES))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    settings = resolve(config)
+    if settings.endpoints_path is None:
+        endpoints = [default_local_endpoint()]
+    else:
+        try:
+            endpoints = load_endpoints(settings.endpoints_path)
+        except HostsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    session = BenchSession(endpoints)
+    config.stash[STATE_KEY] = BenchState(config, settings, session)
+    config.pluginmanager.register(fixtures, "mmbench-fixtures")
+    if not hasattr(config, "workerinput"):
+        run_settings = {
+            "endpoints_file": str(settings.endpoints_path) if settings.endpoints_path else None,
+            "rounds": settings.rounds,
+            "warmup": settings.warmup,
+            "xdist_workers": _xdist_workers(config),
+        }
+        collector = ReportCollector(config, settings.report_path, session.describe_endpoints,
+                                    session.secrets(), run_settings)
+        config.pluginmanager.register(collector, COLLECTOR_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.session.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_case_file(file_path, parent.config.getini("mm_case_files")):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mm_endpoint" in metafunc.fixturenames:
+        endpoints = bench_state(metafunc.config).session.endpoints
+        metafunc.parametrize("mm_endpoint", endpoints, ids=[e.id for e in endpoints],
+                             indirect=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tag benchmark items with their identity; skip modalities an endpoint lacks."""
+    for item in items:
+        found = _identity(item)
+        if found is None:
+            continue
+        endpoint, case_id, marker = found
+        item.user_properties.append(
+            (IDENTITY, {"endpoint": endpoint.id, "case_id": case_id, "marker": marker})
+        )
+        modality = MARKER_MODALITY[marker]
+        if not endpoint.accepts(modality):
+            item.add_marker(pytest.mark.skip(
+                reason=f"endpoint {endpoint.id} does not accept {modality}"))
+        elif case_id in endpoint.expect_fail:
+            item.add_marker(pytest.mark.xfail(
+                reason=f"{endpoint.source}: endpoint {endpoint.id} lists {case_id} in expect_fail",
+                strict=False))
+
+
+def _identity(item: pytest.Item) -> tuple[Endpoint, str, str] | None:
+    if isinstance(item, CaseItem):
+        return item.endpoint, item.case.id, item.case.marker
+    callspec = getattr(item, "callspec", None)
+    endpoint = callspec.params.get("mm_endpoint") if callspec is not None else None
+    if isinstance(endpoint, Endpoint):
+        return endpoint, python_case_id(item, endpoint), item_marker(item)
+    return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    state = bench_state(config)
+    if hasattr(config, "workerinput") or not state.settings.uses_default_endpoint:
+        return
+    if any(_identity(item) for item in session.items):
+        local = default_local_endpoint()
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"mmbench: no --mm-endpoints given; running on the embedded {local.model} "
+                f"model as endpoint '{local.id}'"
+            )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = bench_state(config)
+    if state.settings.endpoints_path is None:
+        return None
+    ids = ", ".join(e.id for e in state.session.endpoints)
+    return (f"mmbench: endpoints {ids} from {state.settings.endpoints_path}; "
+            f"rounds={state.settings.rounds} warmup={state.settings.warmup}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    collector = config.pluginmanager.get_plugin(COLLECTOR_NAME)
+    if not isinstance(collector, ReportCollector) or collector.document is None:
+        return
+    terminalreporter.section("mmbench summary")
+    for line in render_summary(collector.document):
+        terminalreporter.write_line(line)
+    if collector.written is not None:
+        terminalreporter.write_line(f"mmbench report: {collector.written}")
+    if collector.write_error:
+        terminalreporter.write_line(f"mmbench: {collector.write_error}", red=True)
+
+
+def _xdist_workers(config: pytest.Config) -> int | None:
+    workers = getattr(config.option, "numprocesses", None)
+    return workers if isinstance(workers, int) else None

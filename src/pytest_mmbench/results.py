@@ -1,0 +1,152 @@
+"""The per-case result: the only thing that crosses from xdist workers to the main process.
+
+A :class:`CaseResult` is built where the case ran, turned into plain JSON-able data and
+attached to the test report as a ``user_properties`` entry, which pytest and
+pytest-xdist already serialize.  The main process reads it back from the report; it
+never needs the worker's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .aggregate import spread
+from .checks import CheckOutcome
+from .metrics import NUMERIC_METRICS, RequestMetrics
+from .stream import RawStream
+
+SCHEMA_VERSION = "1.0"
+PROPERTY = "mmbench"  # user_properties key carrying a finished record
+IDENTITY = "mmbench_id"  # user_properties key set at collection, so skips are reported too
+STATUSES = ("passed", "failed", "error", "skipped")
+
+
+@dataclass
+class RoundResult:
+    """One recorded request of a case."""
+
+    index: int
+    metrics: RequestMetrics
+    answer: str
+    reasoning: str
+    finish_reason: str | None
+    status_code: int | None
+    check: CheckOutcome | None
+    error: str | None
+    error_kind: str | None
+    server_timings: Mapping[str, Any] | None
+
+    @classmethod
+    def from_stream(
+        cls, index: int, raw: RawStream, metrics: RequestMetrics, check: CheckOutcome | None
+    ) -> RoundResult:
+        return cls(
+            index=index, metrics=metrics, answer=raw.content, reasoning=raw.reasoning,
+            finish_reason=raw.finish_reason, status_code=raw.status_code, check=check,
+            error=raw.error, error_kind=raw.error_kind, server_timings=raw.timings,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "answer": self.answer,
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish_reason,
+            "status_code": self.status_code,
+            "check": self.check.to_dict() if self.check else None,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "metrics": self.metrics.to_dict(),
+            "server_timings": dict(self.server_timings) if self.server_timings else None,
+        }
+
+
+@dataclass
+class CaseResult:
+    """One (endpoint, case) outcome with every round and the spread across rounds."""
+
+    endpoint: str
+    case_id: str
+    marker: str
+    rounds: list[RoundResult] = field(default_factory=list)
+    has_check: bool = True
+
+    @property
+    def status(self) -> str:
+        """error if any round failed to complete; failed if any round's check failed."""
+        if not self.rounds:
+            return "error"
+        if any(r.error for r in self.rounds):
+            return "error"
+        if self.has_check and not all(r.check and r.check.passed for r in self.rounds):
+            return "failed"
+        return "passed"
+
+    @property
+    def error(self) -> str | None:
+        return next((r.error for r in self.rounds if r.error), None)
+
+    @property
+    def answer(self) -> str:
+        return self.rounds[-1].answer if self.rounds else ""
+
+    @property
+    def first_failed_check(self) -> CheckOutcome | None:
+        for r in self.rounds:
+            if r.check and not r.check.passed:
+                return r.check
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {name: spread(getattr(r.metrics, name) for r in self.rounds if not r.error)
+                for name in NUMERIC_METRICS}
+
+    def to_dict(self) -> dict[str, Any]:
+        check = self.first_failed_check or (self.rounds[-1].check if self.rounds else None)
+        estimated = any(r.metrics.output_tokens_estimated for r in self.rounds)
+        return {
+            "endpoint": self.endpoint,
+            "case_id": self.case_id,
+            "marker": self.marker,
+            "status": self.status,
+            "answer": self.answer,
+            "check": check.to_dict() if check else None,
+            "error": self.error,
+            "skip_reason": None,
+            "output_tokens_estimated": estimated,
+            "rounds": [r.to_dict() for r in self.rounds],
+            "summary": self.summary(),
+        }
+
+
+def skipped_record(identity: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """The record of a case that never ran (modality not declared, deselected by a skip)."""
+    return {
+        "endpoint": identity["endpoint"],
+        "case_id": identity["case_id"],
+        "marker": identity["marker"],
+        "status": "skipped",
+        "answer": None,
+        "check": None,
+        "error": None,
+        "skip_reason": reason,
+        "output_tokens_estimated": False,
+        "rounds": [],
+        "summary": {name: spread(()) for name in NUMERIC_METRICS},
+    }
+
+
+def error_record(identity: Mapping[str, Any], message: str) -> dict[str, Any]:
+    """The record of a case that failed before any request (e.g. the server did not start)."""
+    record = skipped_record(identity, "")
+    record.update(status="error", error=message, skip_reason=None)
+    return record
+
+
+def find_property(properties: Iterable[tuple[str, object]], key: str) -> Any:
+    for name, value in properties:
+        if name == key:
+            return value
+    return None

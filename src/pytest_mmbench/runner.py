@@ -1,0 +1,68 @@
+"""Running one case on one endpoint: warm-up, recorded rounds, checks.
+
+The runner joins the pieces in the order data flows: build the request (client),
+stream and time it (stream), derive figures (metrics), judge the answer (checks),
+and collect the rounds into a :class:`~pytest_mmbench.results.CaseResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import checks, metrics
+from .cases import Case
+from .client import build_body, build_headers, chat_url
+from .endpoints import Endpoint
+from .results import CaseResult, RoundResult
+from .session import BenchSession
+from .stream import RawStream, stream_chat
+
+WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
+
+
+def send(
+    session: BenchSession,
+    endpoint: Endpoint,
+    messages: Any,
+    *,
+    max_tokens: int,
+    temperature: float | None,
+    seed: int | None,
+    extra_body: Mapping[str, Any] | None,
+) -> RawStream:
+    """One streamed request; raises EndpointUnavailable only if the endpoint cannot start."""
+    url = chat_url(session.base_url(endpoint))
+    body = build_body(endpoint, messages, max_tokens=max_tokens, temperature=temperature,
+                      seed=seed, extra_body=extra_body)
+    return stream_chat(session.http(endpoint), url, body, build_headers(endpoint),
+                       endpoint.timeout_s)
+
+
+def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:
+    """Unrecorded requests before an endpoint's first case (once per endpoint per process)."""
+    if endpoint.id in session.warmed:
+        return
+    session.warmed.add(endpoint.id)
+    runtime = session.runtime[endpoint.id]
+    for _ in range(count):
+        raw = send(session, endpoint, WARMUP_MESSAGES, max_tokens=8, temperature=0.0,
+                   seed=None, extra_body=None)
+        runtime.warmup_requests += 1
+        if raw.error:
+            runtime.warmup_errors.append(raw.error)
+
+
+def run_case(
+    session: BenchSession, endpoint: Endpoint, case: Case, *, rounds: int, warmup: int
+) -> CaseResult:
+    """Run ``case`` ``rounds`` times on ``endpoint`` and judge every answer."""
+    warm_up(session, endpoint, warmup)
+    result = CaseResult(endpoint=endpoint.id, case_id=case.id, marker=case.marker,
+                        has_check=bool(case.check))
+    for index in range(rounds):
+        raw = send(session, endpoint, case.messages, max_tokens=case.max_tokens,
+                   temperature=case.temperature, seed=case.seed, extra_body=case.extra_body)
+        outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
+        result.rounds.append(RoundResult.from_stream(index, raw, metrics.compute(raw), outcome))
+    return result

@@ -1,0 +1,97 @@
+"""Run-wide state shared by every case: endpoints, their servers and HTTP clients.
+
+One :class:`BenchSession` lives in ``config.stash`` per process (each xdist worker has
+its own).  Everything expensive is lazy: an embedded server starts on the first request
+that needs it and an HTTP client is made on first use, so a pytest run that collects
+no benchmark case pays nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .embedded import EmbeddedServer, EmbeddedServerError
+from .endpoints import Endpoint
+
+
+class EndpointUnavailable(Exception):
+    """The endpoint cannot be used at all this run (e.g. its embedded server failed)."""
+
+
+@dataclass
+class EndpointRuntime:
+    """What the run learned about an endpoint while using it."""
+
+    base_url: str | None = None
+    server_start_s: float | None = None
+    model_path: str | None = None
+    warmup_requests: int = 0
+    warmup_errors: list[str] = field(default_factory=list)
+    unavailable: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "resolved_base_url": self.base_url,
+            "server_start_s": self.server_start_s,
+            "model_path": self.model_path,
+            "warmup_requests": self.warmup_requests,
+            "warmup_errors": list(self.warmup_errors),
+            "unavailable": self.unavailable,
+        }
+
+
+class BenchSession:
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.endpoints = endpoints
+        self.by_id = {e.id: e for e in endpoints}
+        self.runtime: dict[str, EndpointRuntime] = {e.id: EndpointRuntime() for e in endpoints}
+        self._servers: dict[str, EmbeddedServer] = {}
+        self._clients: dict[str, httpx.Client] = {}
+        self.warmed: set[str] = set()
+
+    def base_url(self, endpoint: Endpoint) -> str:
+        """The endpoint's URL, starting its embedded server on first use."""
+        runtime = self.runtime[endpoint.id]
+        if runtime.unavailable:
+            raise EndpointUnavailable(runtime.unavailable)
+        if runtime.base_url:
+            return runtime.base_url
+        if endpoint.base_url:
+            runtime.base_url = endpoint.base_url
+            return endpoint.base_url
+        assert endpoint.embedded is not None, "validated: launch endpoints have embedded settings"
+        server = EmbeddedServer(endpoint.embedded)
+        try:
+            runtime.base_url = server.start()
+        except EmbeddedServerError as exc:
+            runtime.unavailable = f"endpoint {endpoint.id}: {exc}"
+            raise EndpointUnavailable(runtime.unavailable) from None
+        self._servers[endpoint.id] = server
+        runtime.server_start_s = server.start_s
+        runtime.model_path = server.model_path
+        return runtime.base_url
+
+    def http(self, endpoint: Endpoint) -> httpx.Client:
+        client = self._clients.get(endpoint.id)
+        if client is None:
+            timeout = httpx.Timeout(endpoint.timeout_s, connect=min(endpoint.timeout_s, 10.0))
+            client = httpx.Client(timeout=timeout)
+            self._clients[endpoint.id] = client
+        return client
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+    def describe_endpoints(self) -> list[dict[str, Any]]:
+        return [{**e.describe(), "runtime": self.runtime[e.id].describe()} for e in self.endpoints]
+
+    def secrets(self) -> list[str]:
+        return [s for e in self.endpoints for s in e.secrets()]
