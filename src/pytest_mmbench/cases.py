@@ -76,8 +76,18 @@ class Case:
 
 
 _KEYS = {
-    "id", "modality", "prompt", "system", "messages", "check", "max_tokens", "temperature",
-    "seed", "extra_body", "description", "marks",
+    "id",
+    "modality",
+    "prompt",
+    "system",
+    "messages",
+    "check",
+    "max_tokens",
+    "temperature",
+    "seed",
+    "extra_body",
+    "description",
+    "marks",
 }
 
 
@@ -89,10 +99,14 @@ def load_case_file(path: Path) -> list[Case]:
         raise CaseError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - {"case"})
     if unknown:
-        raise CaseError(f"{path}: unknown top-level key {unknown[0]!r}; cases go in [[case]] tables")
+        raise CaseError(
+            f"{path}: unknown top-level key {unknown[0]!r}; cases go in [[case]] tables"
+        )
     entries = raw.get("case")
     if not isinstance(entries, list) or not entries:
-        raise CaseError(f"{path}: no cases; add [[case]] tables with id, modality, prompt and check")
+        raise CaseError(
+            f"{path}: no cases; add [[case]] tables with id, modality, prompt and check"
+        )
     seen: set[str] = set()
     cases = []
     for index, entry in enumerate(entries):
@@ -137,7 +151,11 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
         raise fail("max_tokens", f"must be a positive integer, got {max_tokens!r}")
     temperature = entry.get("temperature", 0.0)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or temperature < 0
+    ):
         raise fail("temperature", f"must be a number >= 0, got {temperature!r}")
     seed = entry.get("seed", DEFAULT_SEED)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -146,15 +164,25 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     if not isinstance(extra_body, dict):
         raise fail("extra_body", "must be a table")
     marks = entry.get("marks", [])
-    if not isinstance(marks, list) or not all(isinstance(m, str) and m.isidentifier() for m in marks):
+    if not isinstance(marks, list) or not all(
+        isinstance(m, str) and m.isidentifier() for m in marks
+    ):
         raise fail("marks", "must be a list of marker names")
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "must be a string")
     return Case(
-        id=case_id, marker=marker, messages=messages, check=check, max_tokens=max_tokens,
-        temperature=float(temperature), seed=seed, extra_body=extra_body,
-        description=description, marks=tuple(marks), source=source,
+        id=case_id,
+        marker=marker,
+        messages=messages,
+        check=check,
+        max_tokens=max_tokens,
+        temperature=float(temperature),
+        seed=seed,
+        extra_body=extra_body,
+        description=description,
+        marks=tuple(marks),
+        source=source,
     )
 
 
@@ -166,9 +194,13 @@ def _messages(entry: dict[str, Any], fail: Any) -> tuple[Mapping[str, Any], ...]
         messages = entry["messages"]
         if "system" in entry:
             raise fail("system", "put the system message inside messages instead")
-        if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m
-            for m in messages
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m
+                for m in messages
+            )
         ):
             raise fail("messages", "must be a list of {role = ..., content = ...} tables")
         return tuple(messages)

@@ -188,8 +188,11 @@ def validate_spec(spec: Any) -> dict[str, Any]:
 
 def evaluate(spec: dict[str, Any], answer: str) -> CheckOutcome:
     """All kinds in ``spec`` must pass; the detail lists each kind's verdict."""
-    outcomes = [(kind, CHECKS[kind](answer, value, spec)) for kind, value in spec.items()
-                if kind in CHECKS]
+    outcomes = [
+        (kind, CHECKS[kind](answer, value, spec)) for kind, value in spec.items() if kind in CHECKS
+    ]
     passed = all(outcome.passed for _, outcome in outcomes)
-    detail = "; ".join(f"{kind}: {'ok' if o.passed else 'FAIL'} ({o.detail})" for kind, o in outcomes)
+    detail = "; ".join(
+        f"{kind}: {'ok' if o.passed else 'FAIL'} ({o.detail})" for kind, o in outcomes
+    )
     return CheckOutcome(passed, detail)

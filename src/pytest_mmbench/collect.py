@@ -61,8 +61,13 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         state = bench_state(self.config)
         try:
-            self.result = run_case(state.session, self.endpoint, self.case,
-                                   rounds=state.settings.rounds, warmup=state.settings.warmup)
+            self.result = run_case(
+                state.session,
+                self.endpoint,
+                self.case,
+                rounds=state.settings.rounds,
+                warmup=state.settings.warmup,
+            )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
@@ -76,14 +81,17 @@ class CaseItem(pytest.Item):
             return f"endpoint {self.endpoint.id} error: {excinfo.value}"
         if isinstance(excinfo.value, CaseFailed) and self.result is not None:
             check = self.result.first_failed_check
-            return "\n".join([
-                f"case {self.case.id} failed its check on endpoint {self.endpoint.id}",
-                f"prompt:\n  {self.case.prompt_text()}".replace("\n", "\n  "),
-                f"check:  {dict(self.case.check)}",
-                f"result: {check.detail if check else 'n/a'}",
-                f"answer:\n  {self.result.answer}".replace("\n", "\n  "),
-            ])
+            return "\n".join(
+                [
+                    f"case {self.case.id} failed its check on endpoint {self.endpoint.id}",
+                    f"prompt:\n  {self.case.prompt_text()}".replace("\n", "\n  "),
+                    f"check:  {dict(self.case.check)}",
+                    f"result: {check.detail if check else 'n/a'}",
+                    f"answer:\n  {self.result.answer}".replace("\n", "\n  "),
+                ]
+            )
         return super().repr_failure(excinfo)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.case.id}[{self.endpoint.id}]"
+    def reportinfo(self) -> tuple[Path, int, str]:
+        # pytest needs a line number for skip locations; cases have none, so use 0.
+        return self.path, 0, f"{self.case.id}[{self.endpoint.id}]"

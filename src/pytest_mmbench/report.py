@@ -61,7 +61,9 @@ class ReportCollector:
         identity = _property(report, IDENTITY)
         if identity is None:
             return
-        finished = [v for k, v in report.user_properties if k == PROPERTY]
+        finished: list[dict[str, Any]] = [
+            v for k, v in report.user_properties if k == PROPERTY and isinstance(v, dict)
+        ]
         outcome = _outcome(report)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             if finished:
@@ -146,7 +148,9 @@ def _outcome(report: pytest.TestReport) -> str:
     return report.outcome
 
 
-def _with_outcome(record: dict[str, Any], outcome: str, report: pytest.TestReport) -> dict[str, Any]:
+def _with_outcome(
+    record: dict[str, Any], outcome: str, report: pytest.TestReport
+) -> dict[str, Any]:
     """A Python test's own assertion can fail a request whose record says passed."""
     merged = {**record, "pytest_outcome": outcome}
     if merged["status"] == "passed" and report.failed:
@@ -165,7 +169,11 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _git_commit(root: Path) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):

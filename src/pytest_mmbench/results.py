@@ -37,15 +37,24 @@ class RoundResult:
     error: str | None
     error_kind: str | None
     server_timings: Mapping[str, Any] | None
+    stale_connection_retries: int = 0
 
     @classmethod
     def from_stream(
         cls, index: int, raw: RawStream, metrics: RequestMetrics, check: CheckOutcome | None
     ) -> RoundResult:
         return cls(
-            index=index, metrics=metrics, answer=raw.content, reasoning=raw.reasoning,
-            finish_reason=raw.finish_reason, status_code=raw.status_code, check=check,
-            error=raw.error, error_kind=raw.error_kind, server_timings=raw.timings,
+            index=index,
+            metrics=metrics,
+            answer=raw.content,
+            reasoning=raw.reasoning,
+            finish_reason=raw.finish_reason,
+            status_code=raw.status_code,
+            check=check,
+            error=raw.error,
+            error_kind=raw.error_kind,
+            server_timings=raw.timings,
+            stale_connection_retries=raw.stale_connection_retries,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,6 +69,7 @@ class RoundResult:
             "error_kind": self.error_kind,
             "metrics": self.metrics.to_dict(),
             "server_timings": dict(self.server_timings) if self.server_timings else None,
+            "stale_connection_retries": self.stale_connection_retries,
         }
 
 
@@ -100,8 +110,10 @@ class CaseResult:
         return None
 
     def summary(self) -> dict[str, Any]:
-        return {name: spread(getattr(r.metrics, name) for r in self.rounds if not r.error)
-                for name in NUMERIC_METRICS}
+        return {
+            name: spread(getattr(r.metrics, name) for r in self.rounds if not r.error)
+            for name in NUMERIC_METRICS
+        }
 
     def to_dict(self) -> dict[str, Any]:
         check = self.first_failed_check or (self.rounds[-1].check if self.rounds else None)

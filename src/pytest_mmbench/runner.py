@@ -33,10 +33,17 @@ def send(
 ) -> RawStream:
     """One streamed request; raises EndpointUnavailable only if the endpoint cannot start."""
     url = chat_url(session.base_url(endpoint))
-    body = build_body(endpoint, messages, max_tokens=max_tokens, temperature=temperature,
-                      seed=seed, extra_body=extra_body)
-    return stream_chat(session.http(endpoint), url, body, build_headers(endpoint),
-                       endpoint.timeout_s)
+    body = build_body(
+        endpoint,
+        messages,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        seed=seed,
+        extra_body=extra_body,
+    )
+    return stream_chat(
+        session.http(endpoint), url, body, build_headers(endpoint), endpoint.timeout_s
+    )
 
 
 def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:
@@ -46,8 +53,15 @@ def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:
     session.warmed.add(endpoint.id)
     runtime = session.runtime[endpoint.id]
     for _ in range(count):
-        raw = send(session, endpoint, WARMUP_MESSAGES, max_tokens=8, temperature=0.0,
-                   seed=None, extra_body=None)
+        raw = send(
+            session,
+            endpoint,
+            WARMUP_MESSAGES,
+            max_tokens=8,
+            temperature=0.0,
+            seed=None,
+            extra_body=None,
+        )
         runtime.warmup_requests += 1
         if raw.error:
             runtime.warmup_errors.append(raw.error)
@@ -58,11 +72,19 @@ def run_case(
 ) -> CaseResult:
     """Run ``case`` ``rounds`` times on ``endpoint`` and judge every answer."""
     warm_up(session, endpoint, warmup)
-    result = CaseResult(endpoint=endpoint.id, case_id=case.id, marker=case.marker,
-                        has_check=bool(case.check))
+    result = CaseResult(
+        endpoint=endpoint.id, case_id=case.id, marker=case.marker, has_check=bool(case.check)
+    )
     for index in range(rounds):
-        raw = send(session, endpoint, case.messages, max_tokens=case.max_tokens,
-                   temperature=case.temperature, seed=case.seed, extra_body=case.extra_body)
+        raw = send(
+            session,
+            endpoint,
+            case.messages,
+            max_tokens=case.max_tokens,
+            temperature=case.temperature,
+            seed=case.seed,
+            extra_body=case.extra_body,
+        )
         outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
         result.rounds.append(RoundResult.from_stream(index, raw, metrics.compute(raw), outcome))
     return result

@@ -26,6 +26,7 @@ class RawStream:
     end_ns: int | None = None
     headers_ns: int | None = None
     delta_ns: list[int] = field(default_factory=list)
+    finish_ns: int | None = None
     content_deltas: int = 0
     reasoning_deltas: int = 0
     content: str = ""
@@ -35,6 +36,7 @@ class RawStream:
     finish_reason: str | None = None
     status_code: int | None = None
     saw_done: bool = False
+    stale_connection_retries: int = 0
     error: str | None = None
     error_kind: str | None = None
 
@@ -71,7 +73,9 @@ class SSEAccumulator:
             self.raw.fail("protocol", f"malformed SSE data (not an object): {payload[:200]!r}")
             return
         if "error" in chunk:
-            self.raw.fail("stream", f"server sent an error mid-stream: {_error_text(chunk['error'])}")
+            self.raw.fail(
+                "stream", f"server sent an error mid-stream: {_error_text(chunk['error'])}"
+            )
             return
         if chunk.get("usage"):
             self.raw.usage = chunk["usage"]
@@ -91,6 +95,7 @@ class SSEAccumulator:
                 self.raw.delta_ns.append(now_ns)
             if choice.get("finish_reason"):
                 self.raw.finish_reason = choice["finish_reason"]
+                self.raw.finish_ns = now_ns
 
 
 def stream_chat(
@@ -100,7 +105,25 @@ def stream_chat(
     headers: dict[str, str],
     timeout_s: float,
 ) -> RawStream:
-    """POST one streaming chat completion and record it; never raises for server faults."""
+    """POST one streaming chat completion and record it; never raises for server faults.
+
+    A pooled keep-alive connection that the server already closed fails before any
+    response byte ("Server disconnected without sending a response"): llama.cpp closes
+    connections after a stream while advertising keep-alive.  The server never saw that
+    request, so it is sent once more on a fresh connection with the clock restarted,
+    and the retry is recorded.  Any other failure, or a second one, is the result.
+    """
+    raw = _attempt(client, url, body, headers, timeout_s)
+    if raw.error_kind == "stream" and raw.headers_ns is None and raw.status_code is None:
+        retried = _attempt(client, url, body, headers, timeout_s)
+        retried.stale_connection_retries = 1
+        return retried
+    return raw
+
+
+def _attempt(
+    client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str], timeout_s: float
+) -> RawStream:
     raw = RawStream(start_ns=time.perf_counter_ns())
     deadline = raw.start_ns + int(timeout_s * 1e9)
     accumulator = SSEAccumulator(raw)
@@ -118,13 +141,15 @@ def stream_chat(
                     if raw.error is not None:
                         break
                     if now > deadline:
-                        raw.fail("timeout", f"request exceeded timeout_s={timeout_s:g} while streaming")
+                        raw.fail(
+                            "timeout", f"request exceeded timeout_s={timeout_s:g} while streaming"
+                        )
                         break
     except httpx.TimeoutException as exc:
         raw.fail("timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})")
     except httpx.ConnectError as exc:
         raw.fail("connect", f"cannot connect to {url}: {exc}")
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         raw.fail("stream", f"stream broken by the server: {exc}")
     except httpx.HTTPError as exc:
         raw.fail("stream", f"{type(exc).__name__}: {exc}")

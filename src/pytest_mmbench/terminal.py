@@ -24,15 +24,15 @@ def _mean(record: Mapping[str, Any], metric: str) -> float | None:
 def cell(record: Mapping[str, Any] | None) -> str:
     if record is None:
         return "-"
-    status = STATUS_WORD.get(record["status"], record["status"])
+    status = STATUS_WORD.get(record["status"], str(record["status"]))
     if record.get("pytest_outcome") == "xfailed":
         status = "FAIL(expected)"
     if record["status"] in ("skipped", "error"):
         return status
-    tok_s = _fmt(_mean(record, "output_tok_s"), "{:.1f} tok/s")
-    latency = _fmt(_mean(record, "e2e_ms"), "{:.0f} ms")
-    estimated = "~" if record.get("output_tokens_estimated") else ""
-    return f"{estimated}{tok_s}  {latency}  {status}"
+    tok_s = _fmt(_mean(record, "output_tok_s"), "{:.1f}")
+    latency = _fmt(_mean(record, "e2e_ms"), "{:.0f}")
+    estimated = "~" if record.get("output_tokens_estimated") else " "
+    return f"{estimated}{tok_s:>7} tok/s {latency:>7} ms  {status}"
 
 
 def render_summary(document: Mapping[str, Any]) -> list[str]:
@@ -46,7 +46,8 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        return " | ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip()
+        cells = zip(row, widths, strict=True)
+        return " | ".join(text.ljust(width) for text, width in cells).rstrip()
 
     lines = [line(header), "-+-".join("-" * w for w in widths)]
     lines.extend(line(row) for row in rows)

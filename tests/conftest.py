@@ -1,0 +1,156 @@
+"""Shared fixtures: one real llama.cpp server for the session, and a fault-injecting fake.
+
+The real server (SmolLM2-135M in xllamacpp) is the main path; the fake exists only to
+produce failures a real server will not produce on demand (500s, malformed SSE,
+streams cut in the middle, servers that stall).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+# httpx imports httpcore lazily and caches a map of its exception classes.  pytester's
+# in-process runs restore sys.modules afterwards, so a httpcore first imported inside
+# one run would be imported afresh in the next and escape that cached map.  Importing
+# it here, once, keeps one httpcore for the whole session.
+import httpcore  # noqa: F401
+import pytest
+
+from pytest_mmbench.embedded import EmbeddedServer
+from pytest_mmbench.endpoints import EmbeddedSettings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def llama_url() -> Iterator[str]:
+    """Base URL (``.../v1``) of a real SmolLM2 server shared by the whole test session."""
+    server = EmbeddedServer(EmbeddedSettings())
+    yield server.start()
+    server.stop()
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+    body = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+class FaultHandler(BaseHTTPRequestHandler):
+    """Behaviour is chosen by the model name in the request: ``fault:<mode>``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        request = json.loads(self.rfile.read(length) or b"{}")
+        self.server.requests.append({"headers": dict(self.headers), "body": request})  # type: ignore[attr-defined]
+        mode = str(request.get("model", "")).removeprefix("fault:")
+        if mode == "hangup" or (mode == "hangup-once" and len(self.server.requests) == 1):  # type: ignore[attr-defined]
+            self.close_connection = True  # like a stale keep-alive socket: no response byte
+            return
+        if mode == "http500":
+            payload = json.dumps({"error": {"message": "model crashed", "code": 500}}).encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        out = self.wfile
+        out.write(_chunk({"role": "assistant", "content": None}))
+        if mode == "malformed":
+            out.write(_chunk({"content": "Hel"}))
+            out.write(b"data: {not json\n\n")
+            return
+        if mode == "drop":
+            out.write(_chunk({"content": "Hel"}))
+            out.flush()
+            self.close_connection = True
+            return  # no finish_reason, no [DONE]: the stream is cut short
+        if mode == "stall":
+            out.write(_chunk({"content": "Hel"}))
+            out.flush()
+            time.sleep(3)
+            return
+        if mode == "reasoning":
+            for part in ("think", "ing"):
+                out.write(_chunk({"reasoning_content": part}))
+            out.write(_chunk({"reasoning": "more"}))
+        for word in ("Paris", " is", " the", " capital"):
+            out.write(_chunk({"content": word}))
+            out.flush()
+            time.sleep(0.01)
+        out.write(_chunk({}, finish="stop"))
+        if mode != "nousage":
+            usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
+            if mode == "reasoning":
+                usage = {
+                    "prompt_tokens": 7,
+                    "completion_tokens": 7,
+                    "total_tokens": 14,
+                    "completion_tokens_details": {"reasoning_tokens": 3},
+                }
+            out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        out.write(b"data: [DONE]\n\n")
+        out.flush()
+
+
+class FaultServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FaultHandler)
+        self.requests: list[dict[str, object]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@pytest.fixture
+def fault_server() -> Iterator[FaultServer]:
+    server = FaultServer()
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def write_hosts(pytester: pytest.Pytester):
+    """Write a hosts.toml into the pytester directory from dedented TOML text."""
+
+    def write(text: str, name: str = "hosts.toml") -> Path:
+        path = pytester.path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def text_cases(pytester: pytest.Pytester) -> Path:
+    """Copy the shipped text suite into the pytester directory."""
+    target = pytester.path / "cases"
+    target.mkdir(exist_ok=True)
+    (target / "mm_text.toml").write_text(
+        (REPO / "cases" / "mm_text.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return target

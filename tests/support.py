@@ -1,0 +1,22 @@
+"""Helpers shared by the test modules (imported, unlike fixtures)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_mmbench.schema import validate_report
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """Read a report and validate it against the shipped schema (every test does)."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validate_report(document)
+    return document
+
+
+def records_by_case(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["endpoint"], r["case_id"]): r for r in document["records"]}

@@ -1,0 +1,182 @@
+"""hosts.toml validation: every mistake names the file, the endpoint and the key."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_mmbench.endpoints import HostsError, load_endpoints
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hosts.toml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_full_endpoint_is_parsed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [endpoints.gemma-3090]
+        base_url = "http://gpu-host:8000/v1/"
+        model = "google/gemma-4-E2B-it"
+        modalities = ["text", "image", "audio", "video"]
+        api_key_env = "GEMMA_KEY"
+        headers = { X-Team = "bench" }
+        timeout_s = 90
+        extra_body = { chat_template_kwargs = { enable_thinking = false } }
+        hardware = "RTX 3090"
+        context_window = 131072
+        """,
+    )
+    (endpoint,) = load_endpoints(path, environ={"GEMMA_KEY": "sk-secret-123"})
+    assert endpoint.id == "gemma-3090"
+    assert endpoint.base_url == "http://gpu-host:8000/v1"
+    assert endpoint.modalities == ("text", "image", "audio", "video")
+    assert endpoint.api_key == "sk-secret-123"
+    assert endpoint.extra_body == {"chat_template_kwargs": {"enable_thinking": False}}
+    assert endpoint.timeout_s == 90.0
+    described = endpoint.describe()
+    assert "sk-secret-123" not in repr(described) and "sk-secret-123" not in repr(endpoint)
+    assert described["header_names"] == ["X-Team"]
+
+
+def test_embedded_endpoint_gets_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [endpoints.local]
+        launch = "embedded"
+        [endpoints.local.embedded]
+        threads = 2
+        """,
+    )
+    (endpoint,) = load_endpoints(path, environ={})
+    assert endpoint.embedded is not None and endpoint.embedded.threads == 2
+    assert endpoint.embedded.cache_prompt is False
+    assert endpoint.model == "smollm2-135m" and endpoint.modalities == ("text",)
+
+
+BAD_FILES = [
+    pytest.param('[endpoints.a]\nmodel = "m"\n', "'a'", "'base_url'", "missing", id="missing-key"),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\n', "'a'", "'model'", "missing", id="missing-model"
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = 3\n',
+        "'a'",
+        "'model'",
+        "non-empty string",
+        id="wrong-type",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\ntimeout = 5\n',
+        "'a'",
+        "'timeout'",
+        "unknown key",
+        id="unknown-key",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "gpu-host:8000"\nmodel = "m"\n',
+        "'a'",
+        "'base_url'",
+        "not an http(s) URL",
+        id="bad-url",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\nmodalities = ["smell"]\n',
+        "'a'",
+        "'modalities'",
+        "unknown modality 'smell'",
+        id="unknown-modality",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\n'
+        '[endpoints.A]\nbase_url = "http://h/v1"\nmodel = "m"\n',
+        "'A'",
+        "",
+        "duplicate id",
+        id="duplicate-id-case",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\napi_key_env = "NOPE_KEY"\n',
+        "'a'",
+        "'api_key_env'",
+        "NOPE_KEY is not set",
+        id="missing-env-var",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\napi_key_env = "sk-12 34"\n',
+        "'a'",
+        "'api_key_env'",
+        "NAME of an environment variable",
+        id="inline-key",
+    ),
+    pytest.param(
+        '[endpoints.a]\nbase_url = "http://h/v1"\nmodel = "m"\ntimeout_s = -1\n',
+        "'a'",
+        "'timeout_s'",
+        "positive number",
+        id="negative-timeout",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "docker"\n',
+        "'a'",
+        "'launch'",
+        "unknown launcher",
+        id="bad-launcher",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\n[endpoints.a.embedded]\nthreads = 0\n',
+        "'a'",
+        "'embedded.threads'",
+        "positive integer",
+        id="bad-embedded-value",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\n[endpoints.a.embedded]\ngpu = 1\n',
+        "'a'",
+        "'embedded.gpu'",
+        "unknown key",
+        id="bad-embedded-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "endpoint", "key", "problem"), BAD_FILES)
+def test_every_mistake_names_file_endpoint_and_key(
+    tmp_path: Path, text: str, endpoint: str, key: str, problem: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(HostsError) as info:
+        load_endpoints(path, environ={})
+    message = str(info.value)
+    assert message.startswith(f"{path}: endpoint {endpoint}")
+    assert key in message
+    assert problem in message
+
+
+def test_toml_duplicate_table_is_reported_with_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[endpoints.a]\nmodel = "m"\n[endpoints.a]\nmodel = "n"\n')
+    with pytest.raises(HostsError, match=r"hosts\.toml: not valid TOML"):
+        load_endpoints(path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "no endpoints"),
+        ('[servers.a]\nmodel = "m"\n', "unknown top-level key 'servers'"),
+    ],
+)
+def test_file_level_mistakes(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(HostsError, match=problem):
+        load_endpoints(write(tmp_path, text), environ={})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(HostsError, match="file not found"):
+        load_endpoints(tmp_path / "nope.toml", environ={})

@@ -1,0 +1,114 @@
+"""Stream reading: delta timestamps, reasoning fields, and every way a request can fail."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from pytest_mmbench.client import build_body, build_headers, chat_url
+from pytest_mmbench.endpoints import Endpoint
+from pytest_mmbench.stream import RawStream, SSEAccumulator, stream_chat
+
+
+def run(url: str, model: str, timeout_s: float = 10.0) -> RawStream:
+    endpoint = Endpoint(id="fake", model=model, base_url=url)
+    body = build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8)
+    with httpx.Client(timeout=timeout_s) as client:
+        return stream_chat(client, chat_url(url), body, build_headers(endpoint), timeout_s)
+
+
+def test_role_only_chunk_is_not_a_token() -> None:
+    raw = RawStream(start_ns=0)
+    feed = SSEAccumulator(raw).feed
+    feed('data: {"choices":[{"delta":{"role":"assistant","content":null}}]}', 5)
+    feed('data: {"choices":[{"delta":{"content":""}}]}', 6)
+    feed(": keep-alive comment", 7)
+    assert raw.delta_ns == []
+    feed('data: {"choices":[{"delta":{"content":"Hi"}}]}', 9)
+    assert raw.delta_ns == [9] and raw.content == "Hi"
+
+
+def test_good_stream(fault_server) -> None:
+    raw = run(fault_server.url, "fault:none")
+    assert raw.ok, raw.error
+    assert raw.content == "Paris is the capital"
+    assert raw.content_deltas == 4 and len(raw.delta_ns) == 4
+    assert raw.delta_ns == sorted(raw.delta_ns) and raw.delta_ns[0] > raw.start_ns
+    assert raw.usage == {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
+    assert raw.finish_reason == "stop" and raw.saw_done
+    body = fault_server.requests[0]["body"]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+def test_reasoning_counted_apart_under_both_field_names(fault_server) -> None:
+    raw = run(fault_server.url, "fault:reasoning")
+    assert raw.reasoning == "thinkingmore" and raw.reasoning_deltas == 3
+    assert raw.content_deltas == 4 and len(raw.delta_ns) == 7
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind", "text"),
+    [
+        ("http500", "http", "HTTP 500: model crashed"),
+        ("malformed", "protocol", "malformed SSE data"),
+        ("drop", "stream", "stream ended before"),
+    ],
+)
+def test_faults_become_errors_with_messages(fault_server, mode: str, kind: str, text: str) -> None:
+    raw = run(fault_server.url, f"fault:{mode}")
+    assert not raw.ok
+    assert raw.error_kind == kind
+    assert text in (raw.error or "")
+
+
+def test_connection_closed_before_any_byte_is_resent_once(fault_server) -> None:
+    raw = run(fault_server.url, "fault:hangup-once")
+    assert raw.ok, raw.error
+    assert raw.stale_connection_retries == 1 and raw.content == "Paris is the capital"
+    assert len(fault_server.requests) == 2
+
+
+def test_server_that_always_hangs_up_is_an_error_after_one_resend(fault_server) -> None:
+    raw = run(fault_server.url, "fault:hangup")
+    assert raw.error_kind == "stream" and "disconnected" in (raw.error or "")
+    assert len(fault_server.requests) == 2
+
+
+def test_stalled_stream_times_out(fault_server) -> None:
+    raw = run(fault_server.url, "fault:stall", timeout_s=0.5)
+    assert raw.error_kind == "timeout"
+
+
+def test_connection_refused_is_an_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    raw = run(f"http://127.0.0.1:{port}/v1", "m", timeout_s=2)
+    assert raw.error_kind == "connect" and "cannot connect" in (raw.error or "")
+
+
+def test_request_body_layers_endpoint_and_case_extra_body() -> None:
+    endpoint = Endpoint(
+        id="e",
+        model="m",
+        base_url="http://h/v1",
+        api_key="sk-abc",
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}, "top_k": 1},
+    )
+    body = build_body(
+        endpoint,
+        [{"role": "user", "content": "x"}],
+        max_tokens=5,
+        seed=7,
+        extra_body={
+            "top_k": 5,
+            "stream": False,
+            "stream_options": {"continuous_usage_stats": True},
+        },
+    )
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["top_k"] == 5 and body["seed"] == 7 and body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True, "continuous_usage_stats": True}
+    assert build_headers(endpoint)["Authorization"] == "Bearer sk-abc"
