@@ -20,3 +20,17 @@ def load_report(path: Path) -> dict[str, Any]:
 
 def records_by_case(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["endpoint"], r["case_id"]): r for r in document["records"]}
+
+
+def case_file(
+    folder: Path, *ids: str, contains: str = "Paris", prompt: str = "x", name: str = "mm_one.toml"
+) -> Path:
+    """Write a case file with one text case per id, each checking for ``contains``."""
+    body = "".join(
+        f'[[case]]\nid = "{case_id}"\nmodality = "text"\nprompt = "{prompt}"\n'
+        f'check = {{ contains = "{contains}" }}\n'
+        for case_id in ids
+    )
+    path = folder / name
+    path.write_text(body, encoding="utf-8")
+    return path

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from support import load_report, records_by_case
+from support import case_file, load_report, records_by_case
 
 SMALL_CASES = """
 [[case]]
@@ -152,11 +152,7 @@ def test_down_server_is_recorded_and_other_endpoints_still_run(
 
 def test_rounds_and_warmup(pytester, write_hosts, fault_server) -> None:
     write_hosts(f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n')
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "c"\nmodality = "text"\nprompt = "x"\ncheck = { contains = "Paris" }\n'
-        '[[case]]\nid = "d"\nmodality = "text"\nprompt = "y"\ncheck = { contains = "Paris" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "c", "d")
     result = pytester.runpytest_inprocess(
         "mm_one.toml", "--mm-endpoints=hosts.toml", "--mm-rounds=3", "--mm-warmup=2"
     )
@@ -174,10 +170,7 @@ def test_rounds_and_warmup(pytester, write_hosts, fault_server) -> None:
 
 def test_ini_and_env_settings(pytester, write_hosts, fault_server, monkeypatch) -> None:
     write_hosts(f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n')
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "c"\nmodality = "text"\nprompt = "x"\ncheck = { contains = "Paris" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "c", contains="Paris")
     pytester.makeini("[pytest]\nmm_endpoints = hosts.toml\nmm_rounds = 2\nmm_report = out/r.json\n")
     monkeypatch.setenv("MM_BENCH_ROUNDS", "4")  # environment beats ini
     result = pytester.runpytest_inprocess("mm_one.toml", "--mm-report=cli.json")  # CLI beats both
@@ -198,10 +191,7 @@ def test_api_key_never_reaches_report_junit_or_output(
         model = "fault:http500"
         api_key_env = "FAKE_API_KEY"
         """)
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "c"\nmodality = "text"\nprompt = "x"\ncheck = { contains = "Paris" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "c", contains="Paris")
     result = pytester.runpytest_inprocess(
         "mm_one.toml", "--mm-endpoints=hosts.toml", "--junitxml=junit.xml", "-v"
     )
@@ -305,10 +295,7 @@ def test_expect_fail_marks_known_weaknesses(pytester, write_hosts, fault_server)
         f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n'
         'expect_fail = ["wrong"]\n'
     )
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "wrong"\nmodality = "text"\nprompt = "x"\ncheck = { contains = "Rome" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "wrong", contains="Rome")
     result = pytester.runpytest_inprocess("mm_one.toml", "--mm-endpoints=hosts.toml")
     result.assert_outcomes(xfailed=1)
     record = load_report(pytester.path / "mmbench-report.json")["records"][0]
@@ -318,11 +305,7 @@ def test_expect_fail_marks_known_weaknesses(pytester, write_hosts, fault_server)
 
 def test_failed_check_shows_prompt_check_and_answer(pytester, write_hosts, fault_server) -> None:
     write_hosts(f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n')
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "rome"\nmodality = "text"\nprompt = "Capital of Italy?"\n'
-        'check = { contains = "Rome" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "rome", contains="Rome", prompt="Capital of Italy?")
     result = pytester.runpytest_inprocess("mm_one.toml", "--mm-endpoints=hosts.toml")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -348,10 +331,7 @@ def test_bad_case_file_is_a_collection_error_naming_the_case(pytester) -> None:
 
 def test_hooks_extend_records_and_metadata(pytester, write_hosts, fault_server) -> None:
     write_hosts(f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n')
-    (pytester.path / "mm_one.toml").write_text(
-        '[[case]]\nid = "c"\nmodality = "text"\nprompt = "x"\ncheck = { contains = "Paris" }\n',
-        encoding="utf-8",
-    )
+    case_file(pytester.path, "c", contains="Paris")
     pytester.makeconftest(
         textwrap.dedent("""
         def pytest_mm_run_metadata(config, metadata):

@@ -9,18 +9,13 @@ at collection with the file and case id, not halfway through a run.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .checks import CheckSpecError, validate_spec
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from .tomlfile import TomlFileError, read_toml
 
 # pytest marker -> the modality an endpoint declares in hosts.toml
 MARKER_MODALITY = {"text": "text", "vision": "image", "audio": "audio", "video": "video"}
@@ -94,14 +89,9 @@ _KEYS = {
 def load_case_file(path: Path) -> list[Case]:
     """Parse one case file; raise :class:`CaseError` naming the file and case on any problem."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CaseError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(raw) - {"case"})
-    if unknown:
-        raise CaseError(
-            f"{path}: unknown top-level key {unknown[0]!r}; cases go in [[case]] tables"
-        )
+        raw = read_toml(path, {"case"}, "cases go in [[case]] tables")
+    except TomlFileError as exc:
+        raise CaseError(str(exc)) from None
     entries = raw.get("case")
     if not isinstance(entries, list) or not entries:
         raise CaseError(

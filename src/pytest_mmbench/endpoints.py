@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from .tomlfile import TomlFileError, read_toml
 
 MODALITIES = ("text", "image", "audio", "video")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -111,18 +107,9 @@ def load_endpoints(path: str | Path, environ: Mapping[str, str] | None = None) -
     path = Path(path)
     env = os.environ if environ is None else environ
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HostsError(f"{path}: file not found; pass an existing hosts.toml") from None
-    except OSError as exc:
-        raise HostsError(f"{path}: cannot read the file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise HostsError(f"{path}: not valid TOML: {exc}") from None
-    unknown_top = sorted(set(raw) - {"endpoints"})
-    if unknown_top:
-        raise HostsError(
-            f"{path}: unknown top-level key {unknown_top[0]!r}; endpoints go under [endpoints.<id>]"
-        )
+        raw = read_toml(path, {"endpoints"}, "endpoints go under [endpoints.<id>]")
+    except TomlFileError as exc:
+        raise HostsError(str(exc)) from None
     tables = raw.get("endpoints")
     if not isinstance(tables, dict) or not tables:
         raise HostsError(
