@@ -22,6 +22,8 @@ class Settings:
     rounds: int
     warmup: int
     report_path: Path
+    sample_hz: float = 10.0
+    idle_s: float = 2.0
 
     @property
     def uses_default_endpoint(self) -> bool:
@@ -54,6 +56,25 @@ def _count(config: pytest.Config, option: str, env: str, ini: str, default: int,
     return value
 
 
+def _number(
+    config: pytest.Config, option: str, env: str, ini: str, default: float, positive: bool
+) -> float:
+    text = _pick(config, option, env, ini)
+    if text is None:
+        return default
+    flag = "--" + option.replace("_", "-")
+    try:
+        value = float(text)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{flag} (or {env} / ini {ini}) must be a number, got {text!r}"
+        ) from None
+    if value < 0 or (positive and value == 0) or value != value:
+        least = "> 0" if positive else ">= 0"
+        raise pytest.UsageError(f"{flag} (or {env} / ini {ini}) must be {least}, got {text}")
+    return value
+
+
 def resolve(config: pytest.Config) -> Settings:
     endpoints = _pick(config, "mm_endpoints", "MM_BENCH_ENDPOINTS", "mm_endpoints")
     report = _pick(config, "mm_report", "MM_BENCH_REPORT", "mm_report") or DEFAULT_REPORT
@@ -70,4 +91,6 @@ def resolve(config: pytest.Config) -> Settings:
         rounds=_count(config, "mm_rounds", "MM_BENCH_ROUNDS", "mm_rounds", 1, 1),
         warmup=_count(config, "mm_warmup", "MM_BENCH_WARMUP", "mm_warmup", 0, 0),
         report_path=report_path,
+        sample_hz=_number(config, "mm_sample_hz", "MM_BENCH_SAMPLE_HZ", "mm_sample_hz", 10.0, True),
+        idle_s=_number(config, "mm_idle_s", "MM_BENCH_IDLE_S", "mm_idle_s", 2.0, False),
     )

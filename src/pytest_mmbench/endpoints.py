@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 from .tomlfile import TomlFileError, read_toml
 
 MODALITIES = ("text", "image", "audio", "video")
@@ -59,6 +60,8 @@ class Endpoint:
     context_window: int | None = None
     embedded: EmbeddedSettings | None = None
     expect_fail: tuple[str, ...] = ()
+    gpus: tuple[int, ...] | None = None
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     source: str = ""
     api_key: str | None = field(default=None, repr=False, compare=False)
 
@@ -86,6 +89,8 @@ class Endpoint:
             "hardware": self.hardware,
             "context_window": self.context_window,
             "expect_fail": list(self.expect_fail),
+            "gpus": list(self.gpus) if self.gpus is not None else None,
+            "telemetry": self.telemetry.describe(),
         }
 
 
@@ -308,4 +313,6 @@ _FIELDS: dict[str, Parser] = {
     "context_window": _positive_int,
     "embedded": _embedded,
     "expect_fail": _string_list,
+    "gpus": lambda where, key, value: parse_gpus(value, where.error),
+    "telemetry": lambda where, key, value: parse_telemetry(value, where.error),
 }

@@ -67,6 +67,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"where to write the JSON report (default {DEFAULT_REPORT})",
     )
+    group.addoption(
+        "--mm-sample-hz",
+        dest="mm_sample_hz",
+        metavar="HZ",
+        default=None,
+        help="GPU telemetry sampling rate (default 10)",
+    )
+    group.addoption(
+        "--mm-idle-s",
+        dest="mm_idle_s",
+        metavar="S",
+        default=None,
+        help="quiet window measuring idle power before an endpoint's first case "
+        "(default 2; 0 skips it)",
+    )
+    parser.addini("mm_sample_hz", "GPU telemetry sampling rate", default="")
+    parser.addini("mm_idle_s", "idle-power window before an endpoint's first case", default="")
     parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
     parser.addini("mm_rounds", "recorded repetitions of each case", default="")
     parser.addini("mm_warmup", "unrecorded requests per endpoint before its first case", default="")
@@ -90,7 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
             endpoints = load_endpoints(settings.endpoints_path)
         except HostsError as exc:
             raise pytest.UsageError(str(exc)) from None
-    session = BenchSession(endpoints)
+    session = BenchSession(endpoints, sample_hz=settings.sample_hz, idle_s=settings.idle_s)
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     config.pluginmanager.register(fixtures, "mmbench-fixtures")
     if not hasattr(config, "workerinput"):
@@ -98,6 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "endpoints_file": str(settings.endpoints_path) if settings.endpoints_path else None,
             "rounds": settings.rounds,
             "warmup": settings.warmup,
+            "sample_hz": settings.sample_hz,
+            "idle_s": settings.idle_s,
             "xdist_workers": _xdist_workers(config),
         }
         collector = ReportCollector(

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from . import __version__
-from .aggregate import summarize_endpoint
+from .aggregate import endpoint_energy, summarize_endpoint
 from .results import IDENTITY, PROPERTY, SCHEMA_VERSION, error_record, skipped_record
 
 
@@ -94,10 +94,12 @@ class ReportCollector:
     def build(self, exitstatus: int) -> dict[str, Any]:
         records = [r for group in self.records.values() for r in group]
         endpoints = self._describe_endpoints()
-        summary = {
-            e["id"]: summarize_endpoint([r for r in records if r["endpoint"] == e["id"]])
-            for e in endpoints
-        }
+        summary = {}
+        for endpoint in endpoints:
+            own = [r for r in records if r["endpoint"] == endpoint["id"]]
+            row = summarize_endpoint(own)
+            row["telemetry"] = endpoint_energy(own, row["mean_output_tok_s"])
+            summary[endpoint["id"]] = row
         metadata: dict[str, Any] = {
             "started_at": self.started_at,
             "finished_at": _now(),

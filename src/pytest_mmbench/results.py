@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aggregate import spread
+from .aggregate import ENERGY_METRICS, spread
 from .checks import CheckOutcome
 from .metrics import NUMERIC_METRICS, RequestMetrics
 from .stream import RawStream
@@ -38,6 +38,7 @@ class RoundResult:
     error_kind: str | None
     server_timings: Mapping[str, Any] | None
     stale_connection_retries: int = 0
+    telemetry: Mapping[str, Any] | None = None
 
     @classmethod
     def from_stream(
@@ -70,6 +71,7 @@ class RoundResult:
             "metrics": self.metrics.to_dict(),
             "server_timings": dict(self.server_timings) if self.server_timings else None,
             "stale_connection_retries": self.stale_connection_retries,
+            "telemetry": dict(self.telemetry) if self.telemetry is not None else None,
         }
 
 
@@ -82,6 +84,7 @@ class CaseResult:
     marker: str
     rounds: list[RoundResult] = field(default_factory=list)
     has_check: bool = True
+    telemetry_context: Mapping[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -110,10 +113,11 @@ class CaseResult:
         return None
 
     def summary(self) -> dict[str, Any]:
-        return {
-            name: spread(getattr(r.metrics, name) for r in self.rounds if not r.error)
-            for name in NUMERIC_METRICS
-        }
+        done = [r for r in self.rounds if not r.error]
+        figures = {name: spread(getattr(r.metrics, name) for r in done) for name in NUMERIC_METRICS}
+        for name in ENERGY_METRICS:
+            figures[name] = spread((r.telemetry or {}).get(name) for r in done)
+        return figures
 
     def to_dict(self) -> dict[str, Any]:
         check = self.first_failed_check or (self.rounds[-1].check if self.rounds else None)
@@ -130,6 +134,7 @@ class CaseResult:
             "output_tokens_estimated": estimated,
             "rounds": [r.to_dict() for r in self.rounds],
             "summary": self.summary(),
+            "telemetry_context": dict(self.telemetry_context) if self.telemetry_context else None,
         }
 
 
@@ -146,7 +151,8 @@ def skipped_record(identity: Mapping[str, Any], reason: str) -> dict[str, Any]:
         "skip_reason": reason,
         "output_tokens_estimated": False,
         "rounds": [],
-        "summary": {name: spread(()) for name in NUMERIC_METRICS},
+        "summary": {name: spread(()) for name in (*NUMERIC_METRICS, *ENERGY_METRICS)},
+        "telemetry_context": None,
     }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import checks, metrics
+from .aggregate import energy_figures
 from .cases import Case
 from .client import build_body, build_headers, chat_url
 from .endpoints import Endpoint
@@ -70,21 +71,39 @@ def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:
 def run_case(
     session: BenchSession, endpoint: Endpoint, case: Case, *, rounds: int, warmup: int
 ) -> CaseResult:
-    """Run ``case`` ``rounds`` times on ``endpoint`` and judge every answer."""
+    """Run ``case`` ``rounds`` times on ``endpoint`` and judge every answer.
+
+    Order matters for the figures: the server is started first, then telemetry takes
+    its memory baseline and idle window (model loaded, nothing running), then warm-up,
+    then one telemetry window around each recorded request.
+    """
+    session.base_url(endpoint)
+    telemetry = session.telemetry(endpoint)
     warm_up(session, endpoint, warmup)
+    context = telemetry.context()
     result = CaseResult(
-        endpoint=endpoint.id, case_id=case.id, marker=case.marker, has_check=bool(case.check)
+        endpoint=endpoint.id,
+        case_id=case.id,
+        marker=case.marker,
+        has_check=bool(case.check),
+        telemetry_context=context,
     )
     for index in range(rounds):
-        raw = send(
-            session,
-            endpoint,
-            case.messages,
-            max_tokens=case.max_tokens,
-            temperature=case.temperature,
-            seed=case.seed,
-            extra_body=case.extra_body,
-        )
+        with telemetry.window() as window:
+            raw = send(
+                session,
+                endpoint,
+                case.messages,
+                max_tokens=case.max_tokens,
+                temperature=case.temperature,
+                seed=case.seed,
+                extra_body=case.extra_body,
+            )
         outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
-        result.rounds.append(RoundResult.from_stream(index, raw, metrics.compute(raw), outcome))
+        figures = metrics.compute(raw)
+        round_ = RoundResult.from_stream(index, raw, figures, outcome)
+        round_.telemetry = energy_figures(
+            window.result, figures.output_tokens, figures.output_tok_s, context["idle_power_w"]
+        )
+        result.rounds.append(round_)
     return result

@@ -15,6 +15,7 @@ import httpx
 
 from .embedded import EmbeddedServer, EmbeddedServerError
 from .endpoints import Endpoint
+from .telemetry import EndpointTelemetry, endpoint_telemetry
 
 
 class EndpointUnavailable(Exception):
@@ -44,8 +45,13 @@ class EndpointRuntime:
 
 
 class BenchSession:
-    def __init__(self, endpoints: list[Endpoint]) -> None:
+    def __init__(
+        self, endpoints: list[Endpoint], sample_hz: float = 10.0, idle_s: float = 2.0
+    ) -> None:
         self.endpoints = endpoints
+        self.sample_hz = sample_hz
+        self.idle_s = idle_s
+        self._telemetry: dict[str, EndpointTelemetry] = {}
         self.by_id = {e.id: e for e in endpoints}
         self.runtime: dict[str, EndpointRuntime] = {e.id: EndpointRuntime() for e in endpoints}
         self._servers: dict[str, EmbeddedServer] = {}
@@ -74,6 +80,17 @@ class BenchSession:
         runtime.model_path = server.model_path
         return runtime.base_url
 
+    def telemetry(self, endpoint: Endpoint) -> EndpointTelemetry:
+        """The endpoint's telemetry, started (with its idle window) on first use."""
+        found = self._telemetry.get(endpoint.id)
+        if found is None:
+            found = endpoint_telemetry(
+                endpoint.telemetry, endpoint.base_url, endpoint.gpus, self.sample_hz, self.idle_s
+            )
+            self._telemetry[endpoint.id] = found
+        found.prepare()
+        return found
+
     def http(self, endpoint: Endpoint) -> httpx.Client:
         client = self._clients.get(endpoint.id)
         if client is None:
@@ -83,6 +100,9 @@ class BenchSession:
         return client
 
     def close(self) -> None:
+        for telemetry in self._telemetry.values():
+            telemetry.close()
+        self._telemetry.clear()
         for client in self._clients.values():
             client.close()
         self._clients.clear()

@@ -35,23 +35,66 @@ def cell(record: Mapping[str, Any] | None) -> str:
     return f"{estimated}{tok_s:>7} tok/s {latency:>7} ms  {status}"
 
 
-def render_summary(document: Mapping[str, Any]) -> list[str]:
-    """Lines of the per-run table plus one summary line per endpoint."""
+def energy_cell(record: Mapping[str, Any] | None) -> str:
+    if record is None or record["status"] in ("skipped", "error"):
+        return "-"
+    energy = _mean(record, "energy_j")
+    if energy is None:
+        return "n/a"
+    per_token = _fmt(_mean(record, "j_per_output_token"), "{:.3f}")
+    per_watt = _fmt(_mean(record, "tok_s_per_w"), "{:.3f}")
+    return f"{energy:>8.1f} J {per_token:>7} J/tok {per_watt:>7} tok/s/W"
+
+
+def _table(document: Mapping[str, Any], render: Any) -> list[str]:
     endpoints = [e["id"] for e in document["endpoints"]]
     records = document["records"]
     cases = list(dict.fromkeys(r["case_id"] for r in records))
     by_key = {(r["endpoint"], r["case_id"]): r for r in records}
     header = ["case", *endpoints]
-    rows = [[case, *(cell(by_key.get((e, case))) for e in endpoints)] for case in cases]
+    rows = [[case, *(render(by_key.get((e, case))) for e in endpoints)] for case in cases]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
         cells = zip(row, widths, strict=True)
         return " | ".join(text.ljust(width) for text, width in cells).rstrip()
 
-    lines = [line(header), "-+-".join("-" * w for w in widths)]
-    lines.extend(line(row) for row in rows)
+    return [line(header), "-+-".join("-" * w for w in widths), *(line(row) for row in rows)]
+
+
+def telemetry_line(endpoint_id: str, telemetry: Mapping[str, Any]) -> str:
+    """Seed 000's telemetry row: idle, inference and peak power, temperature, memory, tok/s/W."""
+    if telemetry.get("source") is None:
+        reason = next(iter((telemetry.get("missing") or {}).values()), "not configured")
+        return f"{endpoint_id} telemetry: n/a ({reason})"
+    memory = telemetry.get("baseline_mem_mib")
+    gpus = ", ".join(map(str, telemetry["gpus"]))
+    return (
+        f"{endpoint_id} telemetry ({telemetry['source']}, {gpus}): "
+        f"idle {_fmt(telemetry.get('idle_power_w'), '{:.1f}')} W, "
+        f"inference {_fmt(telemetry.get('avg_inference_power_w'), '{:.1f}')} W avg / "
+        f"{_fmt(telemetry.get('peak_power_w'), '{:.1f}')} W peak, "
+        f"{_fmt(telemetry.get('avg_temp_c'), '{:.1f}')} / "
+        f"{_fmt(telemetry.get('peak_temp_c'), '{:.0f}')} C, "
+        f"baseline memory {_fmt(memory / 1024 if memory is not None else None, '{:.1f}')} GiB, "
+        f"{_fmt(telemetry.get('tok_s_per_w'), '{:.3f}')} tok/s/W, "
+        f"{_fmt(telemetry.get('total_energy_j'), '{:.1f}')} J "
+        f"in {telemetry.get('windows', 0)} windows"
+    )
+
+
+def render_summary(document: Mapping[str, Any]) -> list[str]:
+    """The per-run table, the energy table (when any endpoint has telemetry) and
+    one summary line per endpoint."""
+    lines = _table(document, cell)
     lines.append("")
+    summaries = document["summary"]
+    measured = any(
+        (summaries.get(e["id"]) or {}).get("telemetry", {}).get("source")
+        for e in document["endpoints"]
+    )
+    if measured:
+        lines.extend(["energy per request (mean over rounds):", *_table(document, energy_cell), ""])
     for endpoint in document["endpoints"]:
         s = document["summary"].get(endpoint["id"]) or {}
         hardware = f", {endpoint['hardware']}" if endpoint.get("hardware") else ""
@@ -63,4 +106,6 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
             f"latency {_fmt(s.get('mean_e2e_ms'), '{:.0f}')} ms, "
             f"TTFT {_fmt(s.get('mean_ttft_ms'), '{:.0f}')} ms"
         )
+        if "telemetry" in s:
+            lines.append(telemetry_line(endpoint["id"], s["telemetry"]))
     return lines

@@ -1,0 +1,171 @@
+"""GPUs on another host, read from a Prometheus text endpoint (dcgm-exporter and others).
+
+The benchmark client rarely runs where the GPUs are, so the GPU host's exporter is
+scraped instead of NVML.  Parsing is prometheus-client's own text parser; presets
+name the metrics and units of NVIDIA's dcgm-exporter and of nvidia_gpu_exporter, and
+custom names and scales can be given per endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .model import FIELDS, GpuReading, SourceInfo, TelemetryReadError, TelemetryUnavailable
+
+
+@dataclass(frozen=True)
+class Preset:
+    metrics: Mapping[str, str]  # our field -> metric name
+    scale: Mapping[str, float] = field(default_factory=dict)  # multiply to get our unit
+    gpu_label: str = "gpu"
+    index_metric: str | None = None  # metric whose value is the GPU index, keyed by gpu_label
+
+
+PRESETS: dict[str, Preset] = {
+    # NVIDIA dcgm-exporter: power W, energy mJ since boot, memory MiB, utilisation %.
+    "dcgm": Preset(
+        metrics={
+            "power_w": "DCGM_FI_DEV_POWER_USAGE",
+            "power_instant_w": "DCGM_FI_DEV_POWER_USAGE_INSTANT",
+            "energy_j": "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            "temp_c": "DCGM_FI_DEV_GPU_TEMP",
+            "mem_used_mib": "DCGM_FI_DEV_FB_USED",
+            "util_pct": "DCGM_FI_DEV_GPU_UTIL",
+        },
+        scale={"energy_j": 0.001},
+    ),
+    # utkuozdemir/nvidia_gpu_exporter (nvidia-smi based): no energy counter.
+    "nvidia_gpu_exporter": Preset(
+        metrics={
+            "power_w": "nvidia_smi_power_draw_watts",
+            "temp_c": "nvidia_smi_temperature_gpu",
+            "mem_used_mib": "nvidia_smi_memory_used_bytes",
+            "util_pct": "nvidia_smi_utilization_gpu_ratio",
+        },
+        scale={"mem_used_mib": 1 / 2**20, "util_pct": 100.0},
+        gpu_label="uuid",
+        index_metric="nvidia_smi_index",
+    ),
+}
+NUMERIC_FIELDS = tuple(f for f in FIELDS if f != "throttle")
+
+
+class PrometheusSource:
+    def __init__(
+        self,
+        url: str,
+        preset: Preset,
+        gpus: Sequence[int] | None = None,
+        timeout_s: float = 2.0,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.url = url
+        self.preset = preset
+        self._wanted = list(gpus) if gpus is not None else None
+        self._client = client or httpx.Client(timeout=timeout_s)
+        self.info = SourceInfo(name="prometheus")
+
+    def open(self) -> None:
+        try:
+            values = self._scrape()
+        except TelemetryReadError as exc:
+            raise TelemetryUnavailable(str(exc)) from None
+        found = sorted({index for per_gpu in values.values() for index in per_gpu})
+        if not found:
+            raise TelemetryUnavailable(
+                f"{self.url} exposes none of the metrics {sorted(self.preset.metrics.values())}"
+            )
+        indices = self._wanted if self._wanted is not None else found
+        absent = [i for i in indices if i not in found]
+        if absent:
+            raise TelemetryUnavailable(f"gpus {absent} not found at {self.url} (it has {found})")
+        self.info.gpus = indices
+        self.info.gpu_names = [f"gpu {i} at {self.url}" for i in indices]
+        for name in NUMERIC_FIELDS:
+            metric = self.preset.metrics.get(name)
+            if metric is None:
+                self.info.unsupported[name] = f"the exporter preset has no metric for {name}"
+            elif not values.get(name):
+                self.info.unsupported[name] = f"metric {metric} not found at {self.url}"
+        self.info.unsupported["throttle"] = "throttle reasons are read through NVML only"
+
+    def read(self) -> tuple[GpuReading, ...]:
+        values = self._scrape()
+
+        def value(name: str, index: int) -> float | None:
+            return values.get(name, {}).get(index)
+
+        return tuple(
+            GpuReading(
+                index=i,
+                power_w=value("power_w", i),
+                power_instant_w=value("power_instant_w", i),
+                energy_j=value("energy_j", i),
+                temp_c=value("temp_c", i),
+                mem_used_mib=value("mem_used_mib", i),
+                util_pct=value("util_pct", i),
+            )
+            for i in self.info.gpus
+        )
+
+    def _scrape(self) -> dict[str, dict[int, float]]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            response = self._client.get(self.url)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise TelemetryReadError(f"scrape of {self.url} failed: {exc}") from None
+        wanted = {metric: name for name, metric in self.preset.metrics.items()}
+        raw: dict[str, dict[str, float]] = {}
+        index_of: dict[str, int] = {}
+        try:
+            for family in text_string_to_metric_families(response.text):
+                for sample in family.samples:
+                    label = sample.labels.get(self.preset.gpu_label)
+                    if label is None:
+                        continue
+                    if sample.name == self.preset.index_metric:
+                        index_of[label] = int(sample.value)
+                    elif sample.name in wanted:
+                        name = wanted[sample.name]
+                        raw.setdefault(name, {})[label] = sample.value * self.preset.scale.get(
+                            name, 1.0
+                        )
+        except ValueError as exc:
+            raise TelemetryReadError(f"{self.url} is not Prometheus text: {exc}") from None
+        return {
+            name: {_index(label, index_of): v for label, v in per.items()}
+            for name, per in raw.items()
+        }
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _index(label: str, index_of: Mapping[str, int]) -> int:
+    if label in index_of:
+        return index_of[label]
+    try:
+        return int(label)
+    except ValueError:
+        raise TelemetryReadError(
+            f"GPU label {label!r} is not an index and has no index metric"
+        ) from None
+
+
+def custom_preset(
+    base: Preset | None, metrics: Mapping[str, Any], scale: Mapping[str, Any], gpu_label: str | None
+) -> Preset:
+    """A preset with some metric names, scales or the GPU label replaced."""
+    base = base or Preset(metrics={})
+    return Preset(
+        metrics={**base.metrics, **metrics},
+        scale={**base.scale, **{k: float(v) for k, v in scale.items()}},
+        gpu_label=gpu_label or base.gpu_label,
+        index_metric=base.index_metric,
+    )
