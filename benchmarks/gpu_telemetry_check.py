@@ -72,7 +72,7 @@ def refresh_intervals(source: NvmlSource, seconds: float = 1.0) -> dict[str, flo
     last: dict[str, float | None] = {}
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        (reading,) = source.read()[:1]
+        (reading,) = source.read(with_energy=True)[:1]
         now = time.perf_counter()
         for name in changes:
             value = getattr(reading, name)

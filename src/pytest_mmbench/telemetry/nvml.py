@@ -86,12 +86,17 @@ class NvmlSource:
         mask = nvml.nvmlDeviceGetCurrentClocksEventReasons(handle)
         return frozenset(name for name, bit in _reason_bits(nvml) if mask & bit)
 
-    def read(self) -> tuple[GpuReading, ...]:
+    def read(self, with_energy: bool = True) -> tuple[GpuReading, ...]:
         nvml = self._nvml
+        readers = (
+            self._readers
+            if with_energy
+            else {name: reader for name, reader in self._readers.items() if name != "energy_j"}
+        )
         readings = []
         try:
             for index, handle in self._handles:
-                values = {name: reader(handle) for name, reader in self._readers.items()}
+                values = {name: reader(handle) for name, reader in readers.items()}
                 readings.append(GpuReading(index=index, **values))
         except nvml.NVMLError as exc:
             raise TelemetryReadError(f"NVML read failed: {exc}") from None

@@ -93,8 +93,8 @@ class PrometheusSource:
                 self.info.unsupported[name] = f"metric {metric} not found at {self.url}"
         self.info.unsupported["throttle"] = "throttle reasons are read through NVML only"
 
-    def read(self) -> tuple[GpuReading, ...]:
-        values = self._scrape()
+    def read(self, with_energy: bool = True) -> tuple[GpuReading, ...]:
+        values = self._scrape()  # one scrape returns every figure: energy costs nothing more
 
         def value(name: str, index: int) -> float | None:
             return values.get(name, {}).get(index)

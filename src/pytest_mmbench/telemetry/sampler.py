@@ -42,7 +42,7 @@ class Sampler:
         next_at = time.perf_counter()
         while not self._stop.is_set():
             cpu_before = time.thread_time()
-            self.sample_now()
+            self.sample_now(edge=False)
             self.thread_cpu_s += time.thread_time() - cpu_before
             next_at += self.period_s
             delay = next_at - time.perf_counter()
@@ -51,10 +51,11 @@ class Sampler:
                 delay = 0
             self._stop.wait(delay)
 
-    def sample_now(self) -> Sample:
+    def sample_now(self, edge: bool = True) -> Sample:
+        """Read now; ``edge`` samples (window open/close) include the energy counter."""
         with self._read_lock:
             try:
-                gpus = self.source.read()
+                gpus = self.source.read(with_energy=edge)
                 sample = Sample(t_ns=time.perf_counter_ns(), gpus=gpus)
             except TelemetryReadError as exc:
                 sample = Sample(t_ns=time.perf_counter_ns(), error=str(exc))

@@ -6,9 +6,10 @@ the window's true edges; samples taken by the background thread in between give 
 power curve, peaks and temperatures.
 
 Energy: the cumulative counter's delta when every GPU has one (NVML total energy,
-DCGM total energy); otherwise the trapezoid integral of power over the samples.  A
-counter that went backwards (reset) or did not advance over a window shorter than the
-sensor's refresh is not trusted.  Missing figures are ``None`` with a reason.
+DCGM total energy) and the window is long enough for the counter's ~100 ms steps not to
+dominate; otherwise the trapezoid integral of (instantaneous) power over the samples.
+A counter that went backwards (reset) is not trusted; a window shorter than the
+sensor refresh gets no energy figure.  Missing figures are ``None`` with a reason.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from typing import Any
 from .model import GpuReading, Sample
 
 SENSOR_REFRESH_S = 0.1  # NVML refreshes power and energy about every 100 ms
+# The counter is read at the edges but only changes every SENSOR_REFRESH_S, so its delta
+# may miss up to one refresh of energy: an error bound of SENSOR_REFRESH_S / window.  Below
+# this length that bound (5 %) is worse than integrating 10 Hz instantaneous power.
+COUNTER_MIN_WINDOW_S = 2.0
+# The counter is read at the edges but only changes every SENSOR_REFRESH_S, so its delta
+# may miss up to one refresh of energy: an error bound of SENSOR_REFRESH_S / window.  Below
+# this length that bound (5 %) is worse than integrating 10 Hz instantaneous power.
+COUNTER_MIN_WINDOW_S = 2.0
 FIGURES = (
     "energy_j",
     "avg_power_w",
@@ -110,14 +119,18 @@ def _energy(
             counter_reason = "energy counter missing from a reading"
         elif any(d < 0 for d in deltas):
             counter_reason = "energy counter went backwards (reset) during the window"
-        elif sum(deltas) == 0 and duration_s < 2 * SENSOR_REFRESH_S:
+        elif duration_s < COUNTER_MIN_WINDOW_S:
             counter_reason = (
-                f"energy counter did not advance: the {duration_s * 1000:.0f} ms "
-                f"window is shorter than the sensor refresh"
+                f"the {duration_s:.2f} s window is under {COUNTER_MIN_WINDOW_S:g} s, where the "
+                f"counter's {SENSOR_REFRESH_S * 1000:.0f} ms steps would dominate"
             )
         else:
             out["energy_j"] = sum(deltas)
             out["energy_method"] = "counter"
+            bound = 100 * SENSOR_REFRESH_S / duration_s
+            out["energy_note"] = (
+                f"counter steps every ~{SENSOR_REFRESH_S * 1000:.0f} ms: within +/-{bound:.1f} %"
+            )
             return
     integrated = _integrate(inside)
     if integrated is not None and duration_s >= SENSOR_REFRESH_S:
