@@ -23,12 +23,17 @@ def records_by_case(document: dict[str, Any]) -> dict[tuple[str, str], dict[str,
 
 
 def case_file(
-    folder: Path, *ids: str, contains: str = "Paris", prompt: str = "x", name: str = "mm_one.toml"
+    folder: Path,
+    *ids: str,
+    contains: str = "Paris",
+    prompt: str = "x",
+    name: str = "mm_one.toml",
+    system: str = "You are a helpful assistant.",
 ) -> Path:
     """Write a case file with one text case per id, each checking for ``contains``."""
     body = "".join(
-        f'[[case]]\nid = "{case_id}"\nmodality = "text"\nprompt = "{prompt}"\n'
-        f'check = {{ contains = "{contains}" }}\n'
+        f'[[case]]\nid = "{case_id}"\nmodality = "text"\nsystem = "{system}"\n'
+        f'prompt = "{prompt}"\nmax_tokens = 16\ncheck = {{ contains = "{contains}" }}\n'
         for case_id in ids
     )
     path = folder / name

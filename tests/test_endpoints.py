@@ -44,6 +44,34 @@ def test_full_endpoint_is_parsed(tmp_path: Path) -> None:
     assert described["header_names"] == ["X-Team"]
 
 
+def test_telemetry_settings_are_parsed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [endpoints.spark]
+        base_url = "http://spark:8000/v1"
+        model = "qwen"
+        gpus = [0]
+        [endpoints.spark.telemetry]
+        source = "prometheus"
+        url = "http://spark:9400/metrics"
+        metrics = { power_w = "gpu_watts" }
+        scale = { energy_j = 0.001 }
+        gpu_label = "device"
+        """,
+    )
+    (endpoint,) = load_endpoints(path, environ={})
+    assert endpoint.gpus == (0,)
+    config = endpoint.telemetry
+    assert (config.source, config.url, config.preset) == (
+        "prometheus",
+        "http://spark:9400/metrics",
+        None,
+    )
+    assert config.metrics == {"power_w": "gpu_watts"} and config.scale == {"energy_j": 0.001}
+    assert config.gpu_label == "device"
+
+
 def test_embedded_endpoint_gets_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -142,6 +170,50 @@ BAD_FILES = [
         "'embedded.gpu'",
         "unknown key",
         id="bad-embedded-key",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ngpus = [0, 0]\n',
+        "'a'",
+        "'gpus'",
+        "distinct GPU indices",
+        id="bad-gpus",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ntelemetry = { source = "dcgm" }\n',
+        "'a'",
+        "'telemetry.source'",
+        "must be one of auto, nvml, prometheus, none",
+        id="bad-telemetry-source",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ntelemetry = { source = "prometheus" }\n',
+        "'a'",
+        "'telemetry.url'",
+        "exporter URL",
+        id="prometheus-without-url",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ntelemetry = { source = "prometheus", '
+        'url = "http://g:9400/metrics", preset = "zeus" }\n',
+        "'a'",
+        "'telemetry.preset'",
+        "unknown preset 'zeus'",
+        id="bad-preset",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ntelemetry = { source = "prometheus", '
+        'url = "http://g:9400/metrics", metrics = { watts = "x" } }\n',
+        "'a'",
+        "'telemetry.metrics.watts'",
+        "unknown figure",
+        id="bad-metric-field",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = "embedded"\ntelemetry = { source = "nvml", interval = 1 }\n',
+        "'a'",
+        "'telemetry.interval'",
+        "unknown key",
+        id="bad-telemetry-key",
     ),
 ]
 

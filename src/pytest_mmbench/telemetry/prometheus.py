@@ -129,13 +129,17 @@ class PrometheusSource:
                     label = sample.labels.get(self.preset.gpu_label)
                     if label is None:
                         continue
-                    if sample.name == self.preset.index_metric:
+                    # The parser reports a counter's samples as NAME_total even when the
+                    # exporter wrote NAME (dcgm-exporter's energy counter), so accept both.
+                    metric = sample.name
+                    if metric not in wanted and metric.endswith("_total"):
+                        metric = metric.removesuffix("_total")
+                    if metric == self.preset.index_metric:
                         index_of[label] = int(sample.value)
-                    elif sample.name in wanted:
-                        name = wanted[sample.name]
-                        raw.setdefault(name, {})[label] = sample.value * self.preset.scale.get(
-                            name, 1.0
-                        )
+                    elif metric in wanted:
+                        name = wanted[metric]
+                        scale = self.preset.scale.get(name, 1.0)
+                        raw.setdefault(name, {})[label] = sample.value * scale
         except ValueError as exc:
             raise TelemetryReadError(f"{self.url} is not Prometheus text: {exc}") from None
         return {
