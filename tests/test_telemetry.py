@@ -197,14 +197,31 @@ def test_nvml_source_reads_every_supported_field() -> None:
     assert nvml.calls["energy"] == energy_reads
 
 
-def test_nvml_unsupported_fields_become_reasons_not_zeros() -> None:
-    source = NvmlSource(gpus=[1], nvml=FakeNvml(unsupported=("memory", "energy", "instant")))
+def test_nvml_unsupported_fields_become_reasons_not_zeros(tmp_path) -> None:
+    source = NvmlSource(
+        gpus=[1],
+        nvml=FakeNvml(unsupported=("memory", "energy", "instant")),
+        meminfo=str(tmp_path / "no-meminfo"),
+    )
     source.open()
     assert set(source.info.unsupported) == {"mem_used_mib", "energy_j", "power_instant_w"}
     assert "Not Supported" in source.info.unsupported["mem_used_mib"]
     (reading,) = source.read()
     assert reading.index == 1 and reading.mem_used_mib is None and reading.energy_j is None
     assert reading.best_power_w == 200.0  # falls back to the averaged power figure
+
+
+def test_unified_memory_gpu_reports_system_memory_once(tmp_path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       131072000 kB\nMemAvailable:   122880000 kB\n")
+    source = NvmlSource(nvml=FakeNvml(unsupported=("memory",)), meminfo=str(meminfo))
+    source.open()
+    assert "mem_used_mib" not in source.info.unsupported
+    assert str(meminfo) in source.info.notes["mem_used_mib"]
+    assert "Not Supported" in source.info.notes["mem_used_mib"]
+    first, second = source.read()
+    assert first.mem_used_mib == pytest.approx((131072000 - 122880000) / 1024)
+    assert second.mem_used_mib == 0.0  # system memory is counted once, not per GPU
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ class SourceInfo:
     gpus: list[int] = field(default_factory=list)
     gpu_names: list[str] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # how a figure was read, if unusual
 
 
 class Source(Protocol):

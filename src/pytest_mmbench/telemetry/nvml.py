@@ -18,9 +18,12 @@ INSTALL_HINT = "install nvidia-ml-py (pip install 'pytest-mmbench[gpu]')"
 
 
 class NvmlSource:
-    def __init__(self, gpus: Sequence[int] | None = None, nvml: Any = None) -> None:
+    def __init__(
+        self, gpus: Sequence[int] | None = None, nvml: Any = None, meminfo: str = "/proc/meminfo"
+    ) -> None:
         self._wanted = list(gpus) if gpus is not None else None
         self._nvml = nvml  # tests inject a fake module; None means import pynvml on open
+        self._meminfo = meminfo
         self._handles: list[tuple[int, Any]] = []
         self._readers: dict[str, Callable[[Any], Any]] = {}
         self.info = SourceInfo(name="nvml")
@@ -72,7 +75,27 @@ class NvmlSource:
                 self.info.unsupported[name] = f"NVML cannot read {name} on this GPU: {exc}"
                 continue
             working[name] = reader
+        if "mem_used_mib" in self.info.unsupported and self._system_memory_mib() is not None:
+            # Unified-memory machines (GB10 / DGX Spark) have no framebuffer figure: the
+            # model lives in system memory, so report that, once, and say so.
+            reason = self.info.unsupported.pop("mem_used_mib")
+            self.info.notes["mem_used_mib"] = (
+                f"{reason}; reporting system memory in use (MemTotal - MemAvailable from "
+                f"{self._meminfo}) instead, as on unified-memory machines"
+            )
+            first = self._handles[0][1]
+            working["mem_used_mib"] = lambda h: self._system_memory_mib() if h is first else 0.0
         return working
+
+    def _system_memory_mib(self) -> float | None:
+        try:
+            with open(self._meminfo, encoding="ascii") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            total = int(fields["MemTotal"].split()[0])
+            available = int(fields["MemAvailable"].split()[0])
+        except (OSError, KeyError, ValueError, IndexError):
+            return None
+        return (total - available) / 1024
 
     def _instant_power(self, handle: Any) -> float:
         nvml = self._nvml

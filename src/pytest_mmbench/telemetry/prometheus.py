@@ -124,7 +124,7 @@ class PrometheusSource:
         raw: dict[str, dict[str, float]] = {}
         index_of: dict[str, int] = {}
         try:
-            for family in text_string_to_metric_families(response.text):
+            for family in text_string_to_metric_families(self._relevant(response.text)):
                 for sample in family.samples:
                     label = sample.labels.get(self.preset.gpu_label)
                     if label is None:
@@ -146,6 +146,26 @@ class PrometheusSource:
             name: {_index(label, index_of): v for label, v in per.items()}
             for name, per in raw.items()
         }
+
+    def _relevant(self, text: str) -> str:
+        """Only the lines of the metrics we read, for the parser to parse.
+
+        A dcgm-exporter page has dozens of metrics per GPU; parsing all of it cost
+        6.8 ms per scrape here (7 % of a core at 10 Hz), the selected lines a fraction.
+        """
+        names = {*self.preset.metrics.values()}
+        if self.preset.index_metric:
+            names.add(self.preset.index_metric)
+        prefixes = tuple(names)
+        kept = []
+        for line in text.splitlines():
+            if line.startswith("#"):
+                parts = line.split(None, 3)
+                if len(parts) >= 3 and parts[2] in names:
+                    kept.append(line)
+            elif line.startswith(prefixes):
+                kept.append(line)
+        return "\n".join(kept) + "\n"
 
     def close(self) -> None:
         self._client.close()

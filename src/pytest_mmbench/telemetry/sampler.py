@@ -172,6 +172,7 @@ class EndpointTelemetry:
             "sample_hz": self._hz,
             "unavailable": self.unavailable,
             "unsupported": dict(info.unsupported) if info else {},
+            "notes": dict(info.notes) if info else {},
             "idle_power_w": idle_power,
             "idle_window_s": self.idle.get("window_s") if self.idle else None,
             "idle_reason": None if idle_power is not None else self._idle_reason(),
