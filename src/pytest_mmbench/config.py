@@ -30,54 +30,40 @@ class Settings:
         return self.endpoints_path is None
 
 
-def _pick(config: pytest.Config, option: str, env: str, ini: str) -> str | None:
-    cli = config.getoption(option)
+def _pick(config: pytest.Config, name: str) -> str | None:
+    """A setting by its stem: ``--mm-<name>``, else ``MM_BENCH_<NAME>``, else ini ``mm_<name>``."""
+    cli = config.getoption(f"mm_{name}")
     if cli is not None:
         return str(cli)
+    env = f"MM_BENCH_{name.upper()}"
     if os.environ.get(env):
         return os.environ[env]
-    value = config.getini(ini)
+    value = config.getini(f"mm_{name}")
     return str(value) if value else None
 
 
-def _count(config: pytest.Config, option: str, env: str, ini: str, default: int, least: int) -> int:
-    text = _pick(config, option, env, ini)
-    if text is None:
-        return default
-    flag = "--" + option.replace("_", "-")
-    try:
-        value = int(text)
-    except ValueError:
-        raise pytest.UsageError(
-            f"{flag} (or {env} / ini {ini}) must be a whole number, got {text!r}"
-        ) from None
-    if value < least:
-        raise pytest.UsageError(f"{flag} (or {env} / ini {ini}) must be >= {least}, got {value}")
-    return value
-
-
-def _number(
-    config: pytest.Config, option: str, env: str, ini: str, default: float, positive: bool
+def _numeric(
+    config: pytest.Config, name: str, default: float, *, whole: bool, least: float, strict: bool
 ) -> float:
-    text = _pick(config, option, env, ini)
+    """A number setting; ``strict`` means it must be greater than ``least``, not equal."""
+    text = _pick(config, name)
     if text is None:
         return default
-    flag = "--" + option.replace("_", "-")
+    where = f"--mm-{name.replace('_', '-')} (or MM_BENCH_{name.upper()} / ini mm_{name})"
     try:
-        value = float(text)
+        value = int(text) if whole else float(text)
     except ValueError:
-        raise pytest.UsageError(
-            f"{flag} (or {env} / ini {ini}) must be a number, got {text!r}"
-        ) from None
-    if value < 0 or (positive and value == 0) or value != value:
-        least = "> 0" if positive else ">= 0"
-        raise pytest.UsageError(f"{flag} (or {env} / ini {ini}) must be {least}, got {text}")
+        kind = "a whole number" if whole else "a number"
+        raise pytest.UsageError(f"{where} must be {kind}, got {text!r}") from None
+    if value != value or value < least or (strict and value == least):
+        bound = f"> {least:g}" if strict else f">= {least:g}"
+        raise pytest.UsageError(f"{where} must be {bound}, got {text}")
     return value
 
 
 def resolve(config: pytest.Config) -> Settings:
-    endpoints = _pick(config, "mm_endpoints", "MM_BENCH_ENDPOINTS", "mm_endpoints")
-    report = _pick(config, "mm_report", "MM_BENCH_REPORT", "mm_report") or DEFAULT_REPORT
+    endpoints = _pick(config, "endpoints")
+    report = _pick(config, "report") or DEFAULT_REPORT
     endpoints_path = None
     if endpoints:
         endpoints_path = Path(endpoints)
@@ -88,9 +74,9 @@ def resolve(config: pytest.Config) -> Settings:
         report_path = Path(config.invocation_params.dir) / report_path
     return Settings(
         endpoints_path=endpoints_path,
-        rounds=_count(config, "mm_rounds", "MM_BENCH_ROUNDS", "mm_rounds", 1, 1),
-        warmup=_count(config, "mm_warmup", "MM_BENCH_WARMUP", "mm_warmup", 0, 0),
+        rounds=int(_numeric(config, "rounds", 1, whole=True, least=1, strict=False)),
+        warmup=int(_numeric(config, "warmup", 0, whole=True, least=0, strict=False)),
         report_path=report_path,
-        sample_hz=_number(config, "mm_sample_hz", "MM_BENCH_SAMPLE_HZ", "mm_sample_hz", 10.0, True),
-        idle_s=_number(config, "mm_idle_s", "MM_BENCH_IDLE_S", "mm_idle_s", 2.0, False),
+        sample_hz=_numeric(config, "sample_hz", 10.0, whole=False, least=0, strict=True),
+        idle_s=_numeric(config, "idle_s", 2.0, whole=False, least=0, strict=False),
     )
