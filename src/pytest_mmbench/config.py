@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .gate import DEFAULT_FAIL_ON, Requirement, Rule, RuleError, parse_requirements, parse_rules
+
 DEFAULT_REPORT = "mmbench-report.json"
 DEFAULT_CASE_FILES = ("mm_*.toml",)
 
@@ -24,6 +26,11 @@ class Settings:
     report_path: Path
     sample_hz: float = 10.0
     idle_s: float = 2.0
+    baseline_path: Path | None = None
+    fail_on: tuple[Rule, ...] = ()
+    require: tuple[Requirement, ...] = ()
+    html_path: Path | None = None
+    plots_dir: Path | None = None
 
     @property
     def uses_default_endpoint(self) -> bool:
@@ -61,18 +68,35 @@ def _numeric(
     return value
 
 
+def _path(config: pytest.Config, text: str) -> Path:
+    path = Path(text)
+    return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+
+
 def resolve(config: pytest.Config) -> Settings:
     endpoints = _pick(config, "endpoints")
     report = _pick(config, "report") or DEFAULT_REPORT
-    endpoints_path = None
-    if endpoints:
-        endpoints_path = Path(endpoints)
-        if not endpoints_path.is_absolute():
-            endpoints_path = Path(config.invocation_params.dir) / endpoints_path
-    report_path = Path(report)
-    if not report_path.is_absolute():
-        report_path = Path(config.invocation_params.dir) / report_path
+    endpoints_path = _path(config, endpoints) if endpoints else None
+    report_path = _path(config, report)
+    baseline = _pick(config, "baseline")
+    fail_on_text = _pick(config, "fail_on")
+    if fail_on_text and not baseline:
+        raise pytest.UsageError("--mm-fail-on needs --mm-baseline=PATH (an earlier report)")
+    try:
+        fail_on = parse_rules(fail_on_text or DEFAULT_FAIL_ON) if baseline else []
+    except RuleError as exc:
+        raise pytest.UsageError(f"--mm-fail-on: {exc}") from None
+    try:
+        require = parse_requirements(_pick(config, "require") or "")
+    except RuleError as exc:
+        raise pytest.UsageError(f"--mm-require: {exc}") from None
+    html, plots = _pick(config, "html"), _pick(config, "plots")
     return Settings(
+        baseline_path=_path(config, baseline) if baseline else None,
+        fail_on=tuple(fail_on),
+        require=tuple(require),
+        html_path=_path(config, html) if html else None,
+        plots_dir=_path(config, plots) if plots else None,
         endpoints_path=endpoints_path,
         rounds=int(_numeric(config, "rounds", 1, whole=True, least=1, strict=False)),
         warmup=int(_numeric(config, "warmup", 0, whole=True, least=0, strict=False)),

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
+from .gate import Requirement, RuleError, parse_requirements
 from .telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 from .tomlfile import TomlFileError, read_toml
 
@@ -62,6 +64,7 @@ class Endpoint:
     expect_fail: tuple[str, ...] = ()
     gpus: tuple[int, ...] | None = None
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
+    require: tuple[Requirement, ...] = ()
     source: str = ""
     api_key: str | None = field(default=None, repr=False, compare=False)
 
@@ -91,6 +94,7 @@ class Endpoint:
             "expect_fail": list(self.expect_fail),
             "gpus": list(self.gpus) if self.gpus is not None else None,
             "telemetry": self.telemetry.describe(),
+            "require": [r.text for r in self.require],
         }
 
 
@@ -107,12 +111,29 @@ def default_local_endpoint() -> Endpoint:
     )
 
 
+@dataclass(frozen=True)
+class Hosts:
+    """Everything a hosts file declares: endpoints and the frontier regimes to judge them by."""
+
+    endpoints: list[Endpoint]
+    regimes: tuple[Regime, ...] = DEFAULT_REGIMES
+
+
 def load_endpoints(path: str | Path, environ: Mapping[str, str] | None = None) -> list[Endpoint]:
+    """Read and validate a hosts file's endpoints; raise :class:`HostsError` on a problem."""
+    return load_hosts(path, environ).endpoints
+
+
+def load_hosts(path: str | Path, environ: Mapping[str, str] | None = None) -> Hosts:
     """Read and validate a hosts file; raise :class:`HostsError` on the first problem."""
     path = Path(path)
     env = os.environ if environ is None else environ
     try:
-        raw = read_toml(path, {"endpoints"}, "endpoints go under [endpoints.<id>]")
+        raw = read_toml(
+            path,
+            {"endpoints", "frontier"},
+            "endpoints go under [endpoints.<id>], regimes under [frontier.<name>]",
+        )
     except TomlFileError as exc:
         raise HostsError(str(exc)) from None
     tables = raw.get("endpoints")
@@ -131,7 +152,22 @@ def load_endpoints(path: str | Path, environ: Mapping[str, str] | None = None) -
             )
         seen[folded] = endpoint_id
         endpoints.append(_parse_endpoint(path, endpoint_id, table, env))
-    return endpoints
+    return Hosts(endpoints, _regimes(path, raw.get("frontier")))
+
+
+def _regimes(path: Path, tables: Any) -> tuple[Regime, ...]:
+    """[frontier.<name>] tables replace the default regimes; none keeps seed 000's three."""
+    if tables is None:
+        return DEFAULT_REGIMES
+    if not isinstance(tables, dict) or not tables:
+        raise HostsError(f"{path}: [frontier] must hold [frontier.<name>] tables")
+    regimes = []
+    for name, table in tables.items():
+        try:
+            regimes.append(parse_regime(name, table))
+        except RegimeError as exc:
+            raise HostsError(f"{path}: frontier {name!r}: {exc}") from None
+    return tuple(regimes)
 
 
 class _Where:
@@ -315,4 +351,13 @@ _FIELDS: dict[str, Parser] = {
     "expect_fail": _string_list,
     "gpus": lambda where, key, value: parse_gpus(value, where.error),
     "telemetry": lambda where, key, value: parse_telemetry(value, where.error),
+    "require": lambda where, key, value: _requirements(where, key, value),
 }
+
+
+def _requirements(where: _Where, key: str, value: Any) -> tuple[Requirement, ...]:
+    text = _string(where, key, value)
+    try:
+        return tuple(parse_requirements(text))
+    except RuleError as exc:
+        raise where.error(key, str(exc)) from None

@@ -6,6 +6,7 @@ hooks to them (see ../shared/STYLE.md, "thin plugin module").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from . import fixtures, hookspecs
 from .cases import MARKER_MODALITY
 from .collect import CaseFile, CaseItem, is_case_file
-from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, resolve
-from .endpoints import Endpoint, HostsError, default_local_endpoint, load_endpoints
+from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
+from .decide import Decisions, ReportFileError, read_report, render_decisions
+from .endpoints import Endpoint, Hosts, HostsError, default_local_endpoint, load_hosts
 from .fixtures import item_marker, python_case_id
+from .html import missing_plot_library, write_outputs
 from .report import ReportCollector
 from .results import IDENTITY
 from .session import BenchSession
@@ -82,6 +85,50 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="quiet window measuring idle power before an endpoint's first case "
         "(default 2; 0 skips it)",
     )
+    group.addoption(
+        "--mm-baseline",
+        dest="mm_baseline",
+        metavar="PATH",
+        default=None,
+        help="an earlier report to compare this run with (regression gate)",
+    )
+    group.addoption(
+        "--mm-fail-on",
+        dest="mm_fail_on",
+        metavar="RULES",
+        default=None,
+        help="allowed change per figure in its bad direction, e.g. "
+        '"tok_s:-10%%,ttft_ms:+20%%,energy_j:+15%%,passed:-0" (the default)',
+    )
+    group.addoption(
+        "--mm-require",
+        dest="mm_require",
+        metavar="REQS",
+        default=None,
+        help='absolute requirements per endpoint, e.g. "tok_s>=40,ttft_ms<=200"',
+    )
+    group.addoption(
+        "--mm-html",
+        dest="mm_html",
+        metavar="PATH",
+        default=None,
+        help="write a self-contained HTML report with charts (needs matplotlib)",
+    )
+    group.addoption(
+        "--mm-plots",
+        dest="mm_plots",
+        metavar="DIR",
+        default=None,
+        help="write the report's charts as PNG files into DIR",
+    )
+    for name, text in (
+        ("baseline", "earlier report to gate against"),
+        ("fail_on", "regression rules"),
+        ("require", "absolute requirements"),
+        ("html", "HTML report path"),
+        ("plots", "folder for chart PNGs"),
+    ):
+        parser.addini(f"mm_{name}", text, default="")
     parser.addini("mm_sample_hz", "GPU telemetry sampling rate", default="")
     parser.addini("mm_idle_s", "idle-power window before an endpoint's first case", default="")
     parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
@@ -101,12 +148,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     settings = resolve(config)
     if settings.endpoints_path is None:
-        endpoints = [default_local_endpoint()]
+        hosts = Hosts([default_local_endpoint()])
     else:
         try:
-            endpoints = load_endpoints(settings.endpoints_path)
+            hosts = load_hosts(settings.endpoints_path)
         except HostsError as exc:
             raise pytest.UsageError(str(exc)) from None
+    endpoints = hosts.endpoints
     session = BenchSession(endpoints, sample_hz=settings.sample_hz, idle_s=settings.idle_s)
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     config.pluginmanager.register(fixtures, "mmbench-fixtures")
@@ -119,14 +167,48 @@ def pytest_configure(config: pytest.Config) -> None:
             "idle_s": settings.idle_s,
             "xdist_workers": _xdist_workers(config),
         }
+        decisions = _decisions(settings, hosts)
         collector = ReportCollector(
             config,
             settings.report_path,
             session.describe_endpoints,
             session.secrets(),
             run_settings,
+            decide=decisions.apply,
+            outputs=_outputs(settings),
         )
         config.pluginmanager.register(collector, COLLECTOR_NAME)
+
+
+def _decisions(settings: Settings, hosts: Hosts) -> Decisions:
+    baseline = None
+    if settings.baseline_path is not None:
+        try:
+            baseline = read_report(settings.baseline_path)
+        except ReportFileError as exc:
+            raise pytest.UsageError(f"--mm-baseline: {exc}") from None
+    return Decisions(
+        baseline=baseline,
+        baseline_path=str(settings.baseline_path) if settings.baseline_path else None,
+        rules=settings.fail_on,
+        requirements=settings.require,
+        per_endpoint={e.id: e.require for e in hosts.endpoints if e.require},
+        regimes=hosts.regimes,
+    )
+
+
+def _outputs(settings: Settings) -> Callable[[dict[str, Any]], list[str]] | None:
+    """The HTML report and chart files, written after the JSON report."""
+    if settings.html_path is None and settings.plots_dir is None:
+        return None
+    problem = missing_plot_library()
+    if problem:
+        raise pytest.UsageError(f"--mm-html / --mm-plots: {problem}")
+
+    def write(document: dict[str, Any]) -> list[str]:
+        return write_outputs(document, settings.html_path, settings.plots_dir)
+
+    return write
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -215,8 +297,16 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("mmbench summary")
     for line in render_summary(collector.document):
         terminalreporter.write_line(line)
+    decisions = render_decisions(collector.document)
+    if decisions:
+        terminalreporter.write_line("")
+    for line in decisions:
+        failed = line.lstrip().startswith(("FAIL", "MISSING"))
+        terminalreporter.write_line(line, red=failed, bold=failed)
     if collector.written is not None:
         terminalreporter.write_line(f"mmbench report: {collector.written}")
+    for extra in collector.extra_outputs:
+        terminalreporter.write_line(f"mmbench: {extra}")
     if collector.write_error:
         terminalreporter.write_line(f"mmbench: {collector.write_error}", red=True)
 

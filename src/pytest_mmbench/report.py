@@ -38,12 +38,18 @@ class ReportCollector:
         describe_endpoints: Callable[[], list[dict[str, Any]]],
         secrets: list[str],
         run_settings: dict[str, Any],
+        decide: Callable[[dict[str, Any]], list[str]] | None = None,
+        outputs: Callable[[dict[str, Any]], list[str]] | None = None,
     ) -> None:
         self.config = config
         self.report_path = report_path
         self._describe_endpoints = describe_endpoints
         self._secrets = [s for s in secrets if s]
         self._run_settings = run_settings
+        self._decide = decide
+        self._outputs = outputs
+        self.failures: list[str] = []
+        self.extra_outputs: list[str] = []
         self.started_at = _now()
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.mm_items = 0
@@ -86,10 +92,21 @@ class ReportCollector:
         if not self.records and not self.mm_items:
             return  # no benchmark case in this run: write nothing, cost nothing
         self.document = self.build(int(exitstatus))
+        if self._decide is not None:
+            self.failures = self._decide(self.document)
+            if self.failures and session.exitstatus == pytest.ExitCode.OK:
+                # Like pytest-cov's --cov-fail-under: a clean exit status, no traceback.
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+                self.document["run"]["exit_status"] = int(session.exitstatus)
         try:
             self._write(self.document)
         except OSError as exc:
             self.write_error = f"could not write {self.report_path}: {exc}"
+        if self._outputs is not None:
+            try:
+                self.extra_outputs = self._outputs(self.document)
+            except OSError as exc:
+                self.extra_outputs = [f"could not write the HTML report or plots: {exc}"]
 
     def build(self, exitstatus: int) -> dict[str, Any]:
         records = [r for group in self.records.values() for r in group]

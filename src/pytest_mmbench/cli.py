@@ -1,0 +1,88 @@
+"""``pytest-mmbench``: compare, re-print and judge stored reports without running anything.
+
+``compare OLD NEW`` applies the same gate as ``--mm-baseline`` (the same pure function)
+and exits 1 on a regression; ``summary`` and ``frontier`` re-print a stored run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .decide import Decisions, ReportFileError, read_report, render_decisions
+from .endpoints import HostsError, load_hosts
+from .frontier import DEFAULT_REGIMES, RegimeResult, frontier, render
+from .gate import DEFAULT_FAIL_ON, RuleError, parse_requirements, parse_rules
+from .terminal import render_summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pytest-mmbench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser("compare", help="gate NEW against OLD; exit 1 on a regression")
+    compare.add_argument("old", type=Path)
+    compare.add_argument("new", type=Path)
+    compare.add_argument(
+        "--fail-on",
+        default=DEFAULT_FAIL_ON,
+        help=f"rules as for --mm-fail-on (default {DEFAULT_FAIL_ON!r})",
+    )
+    compare.add_argument(
+        "--noise-sigmas",
+        type=float,
+        default=2.0,
+        help="changes within this many combined stddevs are noise",
+    )
+    compare.add_argument("--require", default="", help="requirements as for --mm-require")
+    summary = commands.add_parser("summary", help="re-print a stored run")
+    summary.add_argument("report", type=Path)
+    front = commands.add_parser("frontier", help="the deployment frontier of a stored run")
+    front.add_argument("report", type=Path)
+    front.add_argument(
+        "--hosts",
+        type=Path,
+        default=None,
+        help="take [frontier.<name>] regimes from this hosts file",
+    )
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ReportFileError, RuleError, HostsError) as exc:
+        sys.stderr.write(f"pytest-mmbench: error: {exc}\n")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.command == "compare":
+        old, stored = read_report(args.old), read_report(args.new)
+        # Judge afresh: the stored run's own gate, requirements and frontier do not apply.
+        new = {k: v for k, v in stored.items() if k not in ("gate", "requirements", "frontier")}
+        decisions = Decisions(
+            baseline=old,
+            baseline_path=str(args.old),
+            rules=parse_rules(args.fail_on),
+            requirements=parse_requirements(args.require),
+            noise_sigmas=args.noise_sigmas,
+        )
+        failures = decisions.apply(new)
+        out.write("\n".join(render_decisions(new)) + "\n")
+        return 1 if failures else 0
+    document = read_report(args.report)
+    if args.command == "summary":
+        lines = [*render_summary(document), "", *render_decisions(document)]
+        out.write("\n".join(lines).rstrip() + "\n")
+        return 0
+    regimes = load_hosts(args.hosts).regimes if args.hosts else None
+    if regimes is None and document.get("frontier"):
+        results = [RegimeResult(**r) for r in document["frontier"]]
+    else:
+        results = frontier(document, regimes or DEFAULT_REGIMES)
+    out.write("\n".join(render(results)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Charts of a report as PNG bytes (matplotlib, imported only when charts are asked for).
+
+Each chart either draws from figures the report holds or says why it cannot, so the
+HTML page can show the reason in the chart's place instead of an empty frame.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .figures import endpoint_value
+
+
+@dataclass
+class Chart:
+    name: str  # file stem
+    title: str
+    png: bytes | None
+    reason: str | None = None  # why there is no picture
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: render to memory
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(figure)
+    return buffer.getvalue()
+
+
+def _per_case(
+    document: Mapping[str, Any], summary_key: str, label: str, name: str, title: str
+) -> Chart:
+    endpoints = [e["id"] for e in document["endpoints"]]
+    cases = list(dict.fromkeys(r["case_id"] for r in document["records"]))
+    values = {
+        (r["endpoint"], r["case_id"]): ((r.get("summary") or {}).get(summary_key) or {}).get("mean")
+        for r in document["records"]
+    }
+    if not any(v is not None for v in values.values()):
+        return Chart(name, title, None, f"no case has a {label} figure")
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(max(6.0, 1.2 * len(cases) * max(1, len(endpoints))), 3.6))
+    width = 0.8 / max(1, len(endpoints))
+    for i, endpoint in enumerate(endpoints):
+        heights = [values.get((endpoint, c)) or 0.0 for c in cases]
+        positions = [x + i * width for x in range(len(cases))]
+        axes.bar(positions, heights, width, label=endpoint)
+    axes.set_xticks(
+        [x + width * (len(endpoints) - 1) / 2 for x in range(len(cases))],
+        cases,
+        rotation=20,
+        ha="right",
+    )
+    axes.set_ylabel(label)
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    return Chart(name, title, _png(figure))
+
+
+def _load_curve(document: Mapping[str, Any]) -> Chart:
+    title = "Output throughput vs concurrency"
+    points = [
+        (endpoint, row) for endpoint, rows in (document.get("load") or {}).items() for row in rows
+    ]
+    if not points:
+        return Chart(
+            "throughput_vs_concurrency",
+            title,
+            None,
+            "this run has no load points (run with --mm-concurrency)",
+        )
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for endpoint in dict.fromkeys(e for e, _ in points):
+        rows = sorted((r for e, r in points if e == endpoint), key=lambda r: r["concurrency"])
+        axes.plot(
+            [r["concurrency"] for r in rows],
+            [r["output_tok_s"] for r in rows],
+            "o-",
+            label=endpoint,
+        )
+    axes.set_xlabel("concurrency")
+    axes.set_ylabel("output tok/s (all requests)")
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    return Chart("throughput_vs_concurrency", title, _png(figure))
+
+
+def _ttft_vs_image_size(document: Mapping[str, Any]) -> Chart:
+    title = "TTFT vs image size"
+    points = [
+        (r["endpoint"], r["media"]["pixels"], (r["summary"].get("ttft_ms") or {}).get("mean"))
+        for r in document["records"]
+        if (r.get("media") or {}).get("pixels")
+    ]
+    points = [p for p in points if p[2] is not None]
+    if not points:
+        return Chart("ttft_vs_image_size", title, None, "this run has no image cases with sizes")
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for endpoint in dict.fromkeys(p[0] for p in points):
+        mine = sorted((p for p in points if p[0] == endpoint), key=lambda p: p[1])
+        axes.plot([p[1] for p in mine], [p[2] for p in mine], "o-", label=endpoint)
+    axes.set_xlabel("image pixels")
+    axes.set_ylabel("TTFT ms")
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    return Chart("ttft_vs_image_size", title, _png(figure))
+
+
+def _efficiency(document: Mapping[str, Any]) -> Chart:
+    """tok/s against tok/s per watt, with the Pareto front of those two axes drawn."""
+    title = "Throughput vs efficiency (frontier of these two axes)"
+    points, reasons = [], []
+    for endpoint in document["endpoints"]:
+        tok_s, why = endpoint_value(document, endpoint["id"], "tok_s")
+        per_watt, why_w = endpoint_value(document, endpoint["id"], "tok_s_per_w")
+        if tok_s is None or per_watt is None:
+            reasons.append(f"{endpoint['id']}: {why or why_w}")
+        else:
+            points.append((endpoint["id"], tok_s, per_watt))
+    if not points:
+        return Chart(
+            "efficiency_scatter",
+            title,
+            None,
+            "no endpoint has both tok/s and tok/s per watt (" + "; ".join(reasons) + ")",
+        )
+    front = sorted(
+        (
+            p
+            for p in points
+            if not any(
+                q[1] >= p[1] and q[2] >= p[2] and (q[1] > p[1] or q[2] > p[2]) for q in points
+            )
+        ),
+        key=lambda p: p[1],
+    )
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for endpoint, x, y in points:
+        axes.scatter([x], [y], s=60, zorder=3)
+        axes.annotate(endpoint, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    axes.step(
+        [p[1] for p in front],
+        [p[2] for p in front],
+        where="post",
+        color="grey",
+        linestyle="--",
+        label="frontier",
+        zorder=2,
+    )
+    axes.set_xlabel("output tok/s")
+    axes.set_ylabel("tok/s per watt")
+    axes.set_title(title)
+    axes.legend(fontsize="small")
+    return Chart(
+        "efficiency_scatter",
+        title,
+        _png(figure),
+        "; ".join(f"left out {r}" for r in reasons) or None,
+    )
+
+
+def charts(document: Mapping[str, Any]) -> list[Chart]:
+    return [
+        _per_case(
+            document, "output_tok_s", "output tok/s", "tok_s_per_case", "Output tok/s per case"
+        ),
+        _per_case(
+            document, "e2e_ms", "end-to-end ms", "latency_per_case", "End-to-end latency per case"
+        ),
+        _load_curve(document),
+        _ttft_vs_image_size(document),
+        _efficiency(document),
+    ]
