@@ -28,6 +28,18 @@ from pytest_mmbench.endpoints import EmbeddedSettings
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _no_pytest_benchmark_in_inner_runs(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-benchmark is a dev dependency; inner pytester runs leave it out unless a
+    test (the bridge test) asks for it, so their output stays about our plugin.  Set
+    after pytester exists, since pytester clears PYTEST_ADDOPTS when it is created."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:benchmark")
+
+
 @pytest.fixture(scope="session")
 def llama_url() -> Iterator[str]:
     """Base URL (``.../v1``) of a real SmolLM2 server shared by the whole test session."""

@@ -15,6 +15,7 @@ from .decide import Decisions, ReportFileError, read_report, render_decisions
 from .endpoints import HostsError, load_hosts
 from .frontier import DEFAULT_REGIMES, RegimeResult, frontier, render
 from .gate import DEFAULT_FAIL_ON, RuleError, parse_requirements, parse_rules
+from .html import missing_plot_library, write_outputs
 from .terminal import render_summary
 
 
@@ -38,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     compare.add_argument("--require", default="", help="requirements as for --mm-require")
     summary = commands.add_parser("summary", help="re-print a stored run")
     summary.add_argument("report", type=Path)
+    page = commands.add_parser("html", help="write the HTML report (and charts) of a stored run")
+    page.add_argument("report", type=Path)
+    page.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    page.add_argument("--plots", type=Path, default=None, help="also write the charts here")
     front = commands.add_parser("frontier", help="the deployment frontier of a stored run")
     front.add_argument("report", type=Path)
     front.add_argument(
@@ -71,6 +76,13 @@ def _run(args: argparse.Namespace) -> int:
         out.write("\n".join(render_decisions(new)) + "\n")
         return 1 if failures else 0
     document = read_report(args.report)
+    if args.command == "html":
+        problem = missing_plot_library()
+        if problem:
+            sys.stderr.write(f"pytest-mmbench: error: {problem}\n")
+            return 2
+        out.write("\n".join(write_outputs(document, args.out, args.plots)) + "\n")
+        return 0
     if args.command == "summary":
         lines = [*render_summary(document), "", *render_decisions(document)]
         out.write("\n".join(lines).rstrip() + "\n")

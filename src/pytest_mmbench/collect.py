@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
 from .cases import Case, CaseError, load_case_file
 from .endpoints import Endpoint
 from .results import PROPERTY, CaseResult
@@ -60,6 +61,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         state = bench_state(self.config)
+        benchmark = benchmark_fixture(self)
         try:
             self.result = run_case(
                 state.session,
@@ -67,9 +69,11 @@ class CaseItem(pytest.Item):
                 self.case,
                 rounds=state.settings.rounds,
                 warmup=state.settings.warmup,
+                driver=driver_for(benchmark),
             )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
+        record_extra_info(benchmark, self.result)
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
         if self.result.status == "error":
             raise CaseErrored(self.result.error or "request failed")

@@ -7,7 +7,7 @@ and collect the rounds into a :class:`~pytest_mmbench.results.CaseResult`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import checks, metrics
@@ -18,6 +18,8 @@ from .endpoints import Endpoint
 from .results import CaseResult, RoundResult
 from .session import BenchSession
 from .stream import RawStream, stream_chat
+from .telemetry import EndpointTelemetry
+from .telemetry.sampler import Window
 
 WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
 
@@ -68,8 +70,74 @@ def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:
             runtime.warmup_errors.append(raw.error)
 
 
+class Rounds:
+    """One case's recorded rounds, one step at a time.
+
+    Split into open (telemetry edge), request, close (telemetry edge, figures, check) so
+    that a driver such as pytest-benchmark's ``pedantic`` can time the request alone.
+    """
+
+    def __init__(
+        self,
+        session: BenchSession,
+        endpoint: Endpoint,
+        case: Case,
+        telemetry: EndpointTelemetry,
+        result: CaseResult,
+    ) -> None:
+        self.session, self.endpoint, self.case = session, endpoint, case
+        self.telemetry, self.result = telemetry, result
+        self._window: Window | None = None
+        self._raw: RawStream | None = None
+
+    def open(self) -> None:
+        self._window = self.telemetry.open_window()
+
+    def request(self) -> None:
+        case = self.case
+        self._raw = send(
+            self.session,
+            self.endpoint,
+            case.messages,
+            max_tokens=case.max_tokens,
+            temperature=case.temperature,
+            seed=case.seed,
+            extra_body=case.extra_body,
+        )
+
+    def close(self) -> None:
+        assert self._window is not None and self._raw is not None, "open() and request() first"
+        self.telemetry.close_window(self._window)
+        raw, case = self._raw, self.case
+        outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
+        figures = metrics.compute(raw)
+        round_ = RoundResult.from_stream(len(self.result.rounds), raw, figures, outcome)
+        idle = (self.result.telemetry_context or {}).get("idle_power_w")
+        round_.telemetry = energy_figures(
+            self._window.result, figures.output_tokens, figures.output_tok_s, idle
+        )
+        self.result.rounds.append(round_)
+        self._window, self._raw = None, None
+
+
+Driver = Callable[[Rounds, int], None]
+
+
+def plain_driver(rounds: Rounds, count: int) -> None:
+    for _ in range(count):
+        rounds.open()
+        rounds.request()
+        rounds.close()
+
+
 def run_case(
-    session: BenchSession, endpoint: Endpoint, case: Case, *, rounds: int, warmup: int
+    session: BenchSession,
+    endpoint: Endpoint,
+    case: Case,
+    *,
+    rounds: int,
+    warmup: int,
+    driver: Driver = plain_driver,
 ) -> CaseResult:
     """Run ``case`` ``rounds`` times on ``endpoint`` and judge every answer.
 
@@ -80,30 +148,12 @@ def run_case(
     session.base_url(endpoint)
     telemetry = session.telemetry(endpoint)
     warm_up(session, endpoint, warmup)
-    context = telemetry.context()
     result = CaseResult(
         endpoint=endpoint.id,
         case_id=case.id,
         marker=case.marker,
         has_check=bool(case.check),
-        telemetry_context=context,
+        telemetry_context=telemetry.context(),
     )
-    for index in range(rounds):
-        with telemetry.window() as window:
-            raw = send(
-                session,
-                endpoint,
-                case.messages,
-                max_tokens=case.max_tokens,
-                temperature=case.temperature,
-                seed=case.seed,
-                extra_body=case.extra_body,
-            )
-        outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
-        figures = metrics.compute(raw)
-        round_ = RoundResult.from_stream(index, raw, figures, outcome)
-        round_.telemetry = energy_figures(
-            window.result, figures.output_tokens, figures.output_tok_s, context["idle_power_w"]
-        )
-        result.rounds.append(round_)
+    driver(Rounds(session, endpoint, case, telemetry, result), rounds)
     return result

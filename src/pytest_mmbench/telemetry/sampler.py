@@ -84,6 +84,7 @@ class Window:
     """Filled in when the ``with`` block ends."""
 
     result: dict[str, Any] = field(default_factory=dict)
+    start_ns: int | None = None
 
 
 def empty_window(reason: str) -> dict[str, Any]:
@@ -144,22 +145,31 @@ class EndpointTelemetry:
 
     @contextmanager
     def window(self) -> Iterator[Window]:
-        window = Window()
-        sampler = self._sampler
-        if sampler is None:
-            window.result = empty_window(self.unavailable or "telemetry was not started")
-            yield window
-            return
-        start = sampler.sample_now()
+        window = self.open_window()
         try:
             yield window
         finally:
-            end = sampler.sample_now()
-            samples = sampler.between(start.t_ns, end.t_ns)
-            window.result = summarize(
-                samples, start.t_ns, end.t_ns, sampler.source.info.unsupported
-            )
-            sampler.forget_before(end.t_ns)
+            self.close_window(window)
+
+    def open_window(self) -> Window:
+        """Start a window with a synchronous edge reading (energy counter included)."""
+        window = Window()
+        if self._sampler is not None:
+            window.start_ns = self._sampler.sample_now().t_ns
+        return window
+
+    def close_window(self, window: Window) -> None:
+        """End a window with a second edge reading and compute its figures."""
+        sampler = self._sampler
+        if sampler is None or window.start_ns is None:
+            window.result = empty_window(self.unavailable or "telemetry was not started")
+            return
+        end = sampler.sample_now()
+        samples = sampler.between(window.start_ns, end.t_ns)
+        window.result = summarize(
+            samples, window.start_ns, end.t_ns, sampler.source.info.unsupported
+        )
+        sampler.forget_before(end.t_ns)
 
     def context(self) -> dict[str, Any]:
         """Endpoint-level facts that ride on every record (so xdist workers report them)."""

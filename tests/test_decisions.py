@@ -1,0 +1,273 @@
+"""Decisions end to end: a real model, slowed by a proxy, gated against its own baseline."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from pytest_mmbench.cli import main as cli
+from support import REPO, case_file, load_report
+
+
+class ThrottlingProxy(ThreadingHTTPServer):
+    """Forwards chat requests to a real server, delaying every streamed line."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, upstream: str, delay_s: float) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream = upstream
+        self.delay_s = delay_s
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: ThrottlingProxy
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        url = self.server.upstream + self.path.removeprefix("/v1")
+        with httpx.stream(
+            "POST", url, content=body, timeout=60, headers={"Content-Type": "application/json"}
+        ) as upstream:
+            self.send_response(upstream.status_code)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for line in upstream.iter_lines():
+                time.sleep(self.server.delay_s)
+                self.wfile.write(line.encode() + b"\n")
+                self.wfile.flush()
+
+
+@pytest.fixture
+def slow_proxy(llama_url: str) -> Iterator[ThrottlingProxy]:
+    proxy = ThrottlingProxy(llama_url, delay_s=0.02)
+    thread = threading.Thread(
+        target=proxy.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield proxy
+    proxy.shutdown()
+    proxy.server_close()
+
+
+def run(pytester: pytest.Pytester, hosts: str, *args: str) -> pytest.RunResult:
+    (pytester.path / "hosts.toml").write_text(hosts, encoding="utf-8")
+    return pytester.runpytest_inprocess(
+        "mm_one.toml", "--mm-endpoints=hosts.toml", "--mm-rounds=3", *args
+    )
+
+
+def test_regression_gate_against_a_real_baseline(pytester, llama_url, slow_proxy, capsys) -> None:
+    case_file(pytester.path, "capital", prompt="What is the capital of France?")
+    direct = f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
+    slowed = f'[endpoints.smol]\nbase_url = "{slow_proxy.url}"\nmodel = "smollm2"\n'
+
+    run(pytester, direct, "--mm-report=base.json").assert_outcomes(passed=1)
+
+    slow = run(
+        pytester,
+        slowed,
+        "--mm-report=slow.json",
+        "--mm-baseline=base.json",
+        "--mm-fail-on=tok_s:-10%,passed:-0",
+    )
+    slow.assert_outcomes(passed=1)  # the test passed; the gate fails the run
+    assert slow.ret == pytest.ExitCode.TESTS_FAILED
+    slow.stdout.fnmatch_lines(
+        [
+            "gate vs *base.json (tok_s:-10%, passed:-0): 1 ok, 1 FAIL*",
+            "FAIL smol/capital: tok_s * -> * (-*%, limit -10%)",
+            "*1 passed in*",
+        ]
+    )
+    assert "Traceback" not in slow.stdout.str()
+    gate = load_report(pytester.path / "slow.json")["gate"]
+    assert gate["failed"] and {r["verdict"] for r in gate["rows"]} == {"ok", "FAIL"}
+
+    rerun = run(
+        pytester,
+        direct,
+        "--mm-report=rerun.json",
+        "--mm-baseline=base.json",
+        "--mm-fail-on=tok_s:-10%,passed:-0",
+    )
+    assert rerun.ret == pytest.ExitCode.OK, rerun.stdout.str()
+    rerun.stdout.fnmatch_lines(["gate vs *base.json (tok_s:-10%, passed:-0): 2 ok, 0 FAIL*"])
+
+    # The console script gives the same verdicts from the stored reports.
+    capsys.readouterr()
+    code = cli(
+        [
+            "compare",
+            str(pytester.path / "base.json"),
+            str(pytester.path / "slow.json"),
+            "--fail-on=tok_s:-10%,passed:-0",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1
+    fail_lines = [line for line in printed.splitlines() if line.startswith("FAIL")]
+    stored = [r for r in gate["rows"] if r["verdict"] == "FAIL"]
+    assert len(fail_lines) == len(stored) == 1
+    assert fail_lines[0] in slow.stdout.str()
+
+    # A change inside the run-to-run spread is noise, not a regression.
+    noisy = json.loads((pytester.path / "base.json").read_text())
+    figure = noisy["records"][0]["summary"]["output_tok_s"]
+    figure["stddev"] = max(figure["stddev"] or 0.0, 0.05 * figure["mean"])
+    figure["mean"] *= 0.94  # -6%: past a 5% limit, inside 2 combined sigmas
+    (pytester.path / "noisy.json").write_text(json.dumps(noisy))
+    code = cli(
+        [
+            "compare",
+            str(pytester.path / "base.json"),
+            str(pytester.path / "noisy.json"),
+            "--fail-on=tok_s:-5%",
+        ]
+    )
+    assert code == 0
+    assert "within noise smol/capital: tok_s" in capsys.readouterr().out
+
+
+def test_requirements_and_frontier_from_a_run(pytester, llama_url) -> None:
+    case_file(pytester.path, "capital", prompt="What is the capital of France?")
+    hosts = (
+        f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
+        'require = "ttft_ms<=1"\n'
+        '[frontier.speed]\nmaximize = ["tok_s"]\nminimize = ["ttft_ms"]\n'
+    )
+    result = run(pytester, hosts, "--mm-require=tok_s>=1,mem_gb<=25")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "requirements:",
+            "  PASS smol: tok_s>=1 (measured *)",
+            "  MISSING smol: mem_gb<=25 (measured n/a) ?NVML*",
+            "  FAIL smol: ttft_ms<=1 (measured *)",
+            "deployment frontier:",
+            "  speed (max tok_s, min ttft_ms): frontier = smol",
+        ]
+    )
+    document = load_report(pytester.path / "mmbench-report.json")
+    assert document["requirements"]["failed"] and document["run"]["exit_status"] == 1
+    assert [r["regime"]["name"] for r in document["frontier"]] == ["speed"]
+
+
+def test_bad_decision_options_are_usage_errors(pytester) -> None:
+    for args, message in (
+        (["--mm-fail-on=tok_s:-5%"], "--mm-fail-on needs --mm-baseline"),
+        (["--mm-baseline=none.json"], "--mm-baseline: *none.json: file not found"),
+        (["--mm-require=tok_s=>40"], "--mm-require: cannot read requirement"),
+    ):
+        result = pytester.runpytest_inprocess(*args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+HEADLESS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+def test_html_report_opens_in_a_browser(pytester, llama_url, tmp_path) -> None:
+    case_file(pytester.path, "capital", "summary", prompt="What is the capital of France?")
+    hosts = f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
+    result = run(
+        pytester,
+        hosts,
+        "--mm-html=out/report.html",
+        "--mm-plots=out/plots",
+        "--mm-require=tok_s>=1",
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "mmbench: charts in *plots: tok_s_per_case, latency_per_case",
+            "mmbench: HTML report: *report.html",
+        ]
+    )
+    page = pytester.path / "out" / "report.html"
+    assert "http://" not in page.read_text().replace(llama_url, "")  # nothing to fetch
+    assert sorted(p.name for p in (pytester.path / "out" / "plots").iterdir()) == [
+        "latency_per_case.png",
+        "tok_s_per_case.png",
+    ]
+
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    dom = subprocess.run(
+        [CHROMIUM, *HEADLESS, *profile, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    ).stdout
+    for section in ("summary", "cases", "gate", "requirements", "frontier", "charts"):
+        assert f'id="{section}"' in dom, section
+    assert dom.count("<img") == 2 and "data:image/png;base64," in dom
+    assert "PASS smol: tok_s&gt;=1" in dom
+
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "html-report.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            CHROMIUM,
+            *HEADLESS,
+            *profile,
+            "--window-size=1280,2200",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=90,
+        check=True,
+    )
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == 1280  # the page rendered at full width
+
+
+def test_rounds_feed_pytest_benchmark(pytester, llama_url, monkeypatch) -> None:
+    pytest.importorskip("pytest_benchmark")
+    monkeypatch.delenv("PYTEST_ADDOPTS")
+    case_file(pytester.path, "capital", prompt="What is the capital of France?")
+    hosts = f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
+    result = run(pytester, hosts, "--benchmark-json=bench.json")
+    result.assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "bench.json").read_text())["benchmarks"]
+    assert bench["stats"]["rounds"] == 3  # --mm-rounds=3, each timed by pytest-benchmark
+    extra = bench["extra_info"]["mmbench"]
+    assert extra["endpoint"] == "smol" and extra["status"] == "passed"
+    record = load_report(pytester.path / "mmbench-report.json")["records"][0]
+    assert len(record["rounds"]) == 3
+    ours = record["summary"]["e2e_ms"]["mean"] / 1000
+    # pytest-benchmark timed the same requests: end-to-end latency plus stream reading.
+    assert ours <= bench["stats"]["mean"] < ours * 1.2 + 0.01
+    assert extra["output_tok_s"] == record["summary"]["output_tok_s"]["mean"]
