@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .checks import CheckSpecError, validate_spec
+from .gate import RuleError, parse_rules
+from .modalities import MARKER_MODALITY
 from .tomlfile import TomlFileError, read_toml
 
-# pytest marker -> the modality an endpoint declares in hosts.toml
-MARKER_MODALITY = {"text": "text", "vision": "image", "audio": "audio", "video": "video"}
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_SEED = 1234
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -42,6 +42,8 @@ class Case:
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     marks: tuple[str, ...] = ()
+    load: Mapping[str, Any] | None = None  # a load case: synthetic prompts, one item per point
+    gate: Mapping[str, str] = field(default_factory=dict)  # per-case regression limits
     source: str = ""
 
     @property
@@ -83,6 +85,8 @@ _KEYS = {
     "extra_body",
     "description",
     "marks",
+    "load",
+    "gate",
 }
 
 
@@ -130,9 +134,25 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     marker = entry.get("modality")
     if marker not in MARKER_MODALITY:
         raise fail("modality", f"must be one of {', '.join(MARKER_MODALITY)}, got {marker!r}")
-    messages = _messages(entry, fail)
+    load = entry.get("load")
+    if load is not None:
+        from .load.plan import PlanError, parse_load_table
+
+        try:
+            parse_load_table(load)
+        except PlanError as exc:
+            raise fail("load", str(exc)) from None
+    has_prompt = "prompt" in entry or "messages" in entry
+    messages = _messages(entry, fail) if load is None or has_prompt else ()
+    gate = entry.get("gate", {})
+    if not isinstance(gate, dict) or not all(isinstance(v, str) for v in gate.values()):
+        raise fail("gate", 'must be a table of limits, e.g. { tok_s = "-20%" }')
+    try:
+        parse_rules(",".join(f"{k}:{v}" for k, v in gate.items()))
+    except RuleError as exc:
+        raise fail("gate", str(exc)) from None
     check: Mapping[str, Any] = {}
-    if require_check or "check" in entry:
+    if (require_check and load is None) or "check" in entry:
         try:
             check = validate_spec(entry.get("check"))
         except CheckSpecError as exc:
@@ -172,6 +192,8 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         extra_body=extra_body,
         description=description,
         marks=tuple(marks),
+        load=load,
+        gate=gate,
         source=source,
     )
 

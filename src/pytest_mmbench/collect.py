@@ -8,6 +8,7 @@ either, and marked with the case's modality so ``-m vision`` works.
 from __future__ import annotations
 
 import fnmatch
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ import pytest
 from .benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
 from .cases import Case, CaseError, load_case_file
 from .endpoints import Endpoint
+from .load.plan import LoadPoint, PlanError, load_points
+from .load.run import LOAD_PROPERTY, LoadSetupError, run_load_point
 from .results import PROPERTY, CaseResult
 from .runner import run_case
 from .session import EndpointUnavailable
-from .state import bench_state
+from .state import BenchState, bench_state
 
 
 def is_case_file(path: Path, patterns: list[str]) -> bool:
@@ -35,9 +38,28 @@ class CaseFile(pytest.File):
             raise self.CollectError(str(exc)) from None
         state = bench_state(self.config)
         for case in cases:
+            if case.load is not None:
+                yield from self._load_items(case, state)
+                continue
             for endpoint in state.session.endpoints:
                 yield CaseItem.from_parent(
                     self, name=f"{case.id}[{endpoint.id}]", case=case, endpoint=endpoint
+                )
+
+    def _load_items(self, case: Case, state: BenchState) -> Iterator[pytest.Item]:
+        assert case.load is not None
+        try:
+            points = load_points(case.load, state.settings.load)
+        except PlanError as exc:
+            raise self.CollectError(f"{self.path}: case {case.id!r}: {exc}") from None
+        for endpoint in state.session.endpoints:
+            for point in points:
+                yield LoadItem.from_parent(
+                    self,
+                    name=f"{case.id}[{endpoint.id}-{point.label}]",
+                    case=case,
+                    endpoint=endpoint,
+                    point=point,
                 )
 
 
@@ -99,3 +121,51 @@ class CaseItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         # pytest needs a line number for skip locations; cases have none, so use 0.
         return self.path, 0, f"{self.case.id}[{self.endpoint.id}]"
+
+
+class LoadFailed(Exception):
+    """Some requests of a load point failed; the point's figures are still recorded."""
+
+
+class LoadItem(pytest.Item):
+    """One load point of a load case on one endpoint: ``<case>[<endpoint>-c8]``."""
+
+    def __init__(self, *, case: Case, endpoint: Endpoint, point: LoadPoint, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.endpoint = endpoint
+        self.point = point
+        self.add_marker("load")
+        self.add_marker(case.marker)
+        for mark in case.marks:
+            self.add_marker(mark)
+
+    def runtest(self) -> None:
+        state = bench_state(self.config)
+        try:
+            row = run_load_point(
+                state.session,
+                self.endpoint,
+                self.case,
+                self.point,
+                run_id=secrets.token_hex(3),
+            )
+        except EndpointUnavailable as exc:
+            raise CaseErrored(str(exc)) from None
+        except LoadSetupError as exc:
+            raise CaseErrored(f"endpoint {self.endpoint.id}: {exc}") from None
+        self.user_properties.append((LOAD_PROPERTY, row))
+        if row["errors"]:
+            examples = "; ".join(row["error_examples"])
+            raise LoadFailed(
+                f"{row['errors']} of {row['requests']} requests failed ({examples}); "
+                "the others are measured in the report"
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, (LoadFailed, CaseErrored)):
+            return f"load point {self.point.label} on endpoint {self.endpoint.id}: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, self.name

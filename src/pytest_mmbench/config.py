@@ -7,12 +7,19 @@ what to write instead; nothing downstream re-reads options.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from .gate import DEFAULT_FAIL_ON, Requirement, Rule, RuleError, parse_requirements, parse_rules
+from .load.plan import (
+    Overrides,
+    PlanError,
+    parse_concurrency,
+    parse_rates,
+    parse_slo,
+)
 
 DEFAULT_REPORT = "mmbench-report.json"
 DEFAULT_CASE_FILES = ("mm_*.toml",)
@@ -31,6 +38,7 @@ class Settings:
     require: tuple[Requirement, ...] = ()
     html_path: Path | None = None
     plots_dir: Path | None = None
+    load: Overrides = field(default_factory=Overrides)
 
     @property
     def uses_default_endpoint(self) -> bool:
@@ -68,6 +76,34 @@ def _numeric(
     return value
 
 
+def _load_overrides(config: pytest.Config) -> Overrides:
+    """--mm-concurrency / --mm-rate / --mm-requests / --mm-duration / --mm-slo / --mm-processes."""
+    concurrency, rate, slo = (
+        _pick(config, "concurrency"),
+        _pick(config, "rate"),
+        _pick(config, "slo"),
+    )
+    if concurrency and rate:
+        raise pytest.UsageError(
+            "--mm-concurrency (closed loop) and --mm-rate (open loop) exclude each other; give one"
+        )
+    try:
+        return Overrides(
+            concurrency=parse_concurrency(concurrency) if concurrency else None,
+            rate=parse_rates(rate) if rate else None,
+            requests=int(_numeric(config, "requests", 0, whole=True, least=0, strict=True))
+            if _pick(config, "requests")
+            else None,
+            duration_s=_numeric(config, "duration", 0, whole=False, least=0, strict=True)
+            if _pick(config, "duration")
+            else None,
+            slo=parse_slo(slo) if slo else None,
+            processes=int(_numeric(config, "processes", 1, whole=True, least=1, strict=False)),
+        )
+    except PlanError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def _path(config: pytest.Config, text: str) -> Path:
     path = Path(text)
     return path if path.is_absolute() else Path(config.invocation_params.dir) / path
@@ -92,6 +128,7 @@ def resolve(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--mm-require: {exc}") from None
     html, plots = _pick(config, "html"), _pick(config, "plots")
     return Settings(
+        load=_load_overrides(config),
         baseline_path=_path(config, baseline) if baseline else None,
         fail_on=tuple(fail_on),
         require=tuple(require),

@@ -62,7 +62,7 @@ class Decisions:
                 "rows": [r.__dict__ for r in rows],
             }
             failures += [row.line() for row in rows if row.verdict != "PASS"]
-        if self.regimes:
+        if self.regimes and document["records"]:
             document["frontier"] = [r.to_dict() for r in frontier(document, self.regimes)]
         return failures
 

@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 
 from .frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
 from .gate import Requirement, RuleError, parse_requirements
+from .modalities import MODALITIES
 from .telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 from .tomlfile import TomlFileError, read_toml
 
-MODALITIES = ("text", "image", "audio", "video")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from .cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, MARKER_MODALITY, CaseError, parse_case
+from .cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, CaseError, parse_case
 from .collect import CaseErrored
 from .endpoints import Endpoint
+from .modalities import MARKER_MODALITY
 from .results import PROPERTY, CaseResult
 from .runner import run_case
 from .session import EndpointUnavailable

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from . import fixtures, hookspecs
-from .cases import MARKER_MODALITY
 from .collect import CaseFile, CaseItem, is_case_file
 from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
 from .decide import Decisions, ReportFileError, read_report, render_decisions
 from .endpoints import Endpoint, Hosts, HostsError, default_local_endpoint, load_hosts
 from .fixtures import item_marker, python_case_id
 from .html import missing_plot_library, write_outputs
+from .modalities import MARKER_MODALITY
 from .report import ReportCollector
 from .results import IDENTITY
 from .session import BenchSession
@@ -31,6 +31,7 @@ MARKERS = {
     "vision": "benchmark case with image input (endpoint must declare 'image')",
     "audio": "benchmark case with audio input (endpoint must declare 'audio')",
     "video": "benchmark case with video input (endpoint must declare 'video')",
+    "load": "load point: many concurrent requests (--mm-concurrency / --mm-rate)",
 }
 COLLECTOR_NAME = "mmbench-report"
 
@@ -121,7 +122,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="write the report's charts as PNG files into DIR",
     )
+    group.addoption(
+        "--mm-concurrency",
+        dest="mm_concurrency",
+        metavar="N,N",
+        default=None,
+        help="run load cases as closed loops at these concurrencies, e.g. 1,8,32",
+    )
+    group.addoption(
+        "--mm-rate",
+        dest="mm_rate",
+        metavar="R,R",
+        default=None,
+        help="run load cases as open loops at these request rates (Poisson), req/s",
+    )
+    group.addoption(
+        "--mm-requests",
+        dest="mm_requests",
+        metavar="N",
+        default=None,
+        help="requests per load point",
+    )
+    group.addoption(
+        "--mm-duration",
+        dest="mm_duration",
+        metavar="S",
+        default=None,
+        help="stop issuing a load point's requests after S seconds",
+    )
+    group.addoption(
+        "--mm-slo",
+        dest="mm_slo",
+        metavar="SLO",
+        default=None,
+        help='goodput targets, e.g. "ttft_ms:200,tpot_ms:50"',
+    )
+    group.addoption(
+        "--mm-processes",
+        dest="mm_processes",
+        metavar="N",
+        default=None,
+        help="spread each load point over N client processes (default 1)",
+    )
     for name, text in (
+        ("concurrency", "load concurrencies"),
+        ("rate", "load request rates"),
+        ("requests", "requests per load point"),
+        ("duration", "load duration"),
+        ("slo", "goodput SLO"),
+        ("processes", "load client processes"),
         ("baseline", "earlier report to gate against"),
         ("fail_on", "regression rules"),
         ("require", "absolute requirements"),

@@ -23,6 +23,7 @@ import pytest
 
 from . import __version__
 from .aggregate import endpoint_energy, summarize_endpoint
+from .load.run import LOAD_PROPERTY
 from .results import IDENTITY, PROPERTY, SCHEMA_VERSION, error_record, skipped_record
 
 
@@ -52,6 +53,7 @@ class ReportCollector:
         self.extra_outputs: list[str] = []
         self.started_at = _now()
         self.records: dict[str, list[dict[str, Any]]] = {}
+        self.load_rows: dict[str, dict[str, Any]] = {}
         self.mm_items = 0
         self.document: dict[str, Any] | None = None
         self.written: Path | None = None
@@ -64,6 +66,9 @@ class ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        load_row = _property(report, LOAD_PROPERTY)
+        if load_row is not None and report.when == "call":
+            self.load_rows[report.nodeid] = {**load_row, "pytest_outcome": report.outcome}
         identity = _property(report, IDENTITY)
         if identity is None:
             return
@@ -89,7 +94,7 @@ class ReportCollector:
     # -- writing ----------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.records and not self.mm_items:
+        if not self.records and not self.mm_items and not self.load_rows:
             return  # no benchmark case in this run: write nothing, cost nothing
         self.document = self.build(int(exitstatus))
         if self._decide is not None:
@@ -130,7 +135,12 @@ class ReportCollector:
             **self._run_settings,
         }
         self.config.hook.pytest_mm_run_metadata(config=self.config, metadata=metadata)
+        load: dict[str, list[dict[str, Any]]] = {}
+        for row in self.load_rows.values():
+            load.setdefault(row["endpoint"], []).append(row)
+        extra = {"load": load} if load else {}
         return {
+            **extra,
             "schema_version": SCHEMA_VERSION,
             "run": metadata,
             "endpoints": endpoints,

@@ -85,6 +85,7 @@ class CaseResult:
     rounds: list[RoundResult] = field(default_factory=list)
     has_check: bool = True
     telemetry_context: Mapping[str, Any] | None = None
+    gate: Mapping[str, str] | None = None
 
     @property
     def status(self) -> str:
@@ -135,6 +136,7 @@ class CaseResult:
             "rounds": [r.to_dict() for r in self.rounds],
             "summary": self.summary(),
             "telemetry_context": dict(self.telemetry_context) if self.telemetry_context else None,
+            **({"gate": dict(self.gate)} if self.gate else {}),
         }
 
 

@@ -154,6 +154,7 @@ def run_case(
         marker=case.marker,
         has_check=bool(case.check),
         telemetry_context=telemetry.context(),
+        gate=case.gate or None,
     )
     driver(Rounds(session, endpoint, case, telemetry, result), rounds)
     return result

@@ -83,11 +83,62 @@ def telemetry_line(endpoint_id: str, telemetry: Mapping[str, Any]) -> str:
     )
 
 
+def load_table(document: Mapping[str, Any]) -> list[str]:
+    """Seed 001's "scales with concurrency" table: one row per load point per endpoint."""
+    lines = []
+    header = (
+        "point",
+        "req",
+        "err",
+        "TTFT p50/p99 ms",
+        "TPOT p50 ms",
+        "e2e p50 ms",
+        "out tok/s",
+        "req/s",
+        "RPM",
+        "goodput/s",
+        "queue p99 ms",
+        "client CPU",
+    )
+    for endpoint, rows in (document.get("load") or {}).items():
+        table = [header]
+        for row in rows:
+
+            def p(key: str, q: str, row: Mapping[str, Any] = row) -> str:
+                return _fmt((row.get(key) or {}).get(q), "{:.0f}")
+
+            cpu = row.get("client_cpu_share")
+            table.append(
+                (
+                    f"{row['case_id']}/{row['point']}",
+                    str(row["requests"]),
+                    str(row["errors"]),
+                    f"{p('ttft_ms', 'p50')}/{p('ttft_ms', 'p99')}",
+                    _fmt((row.get("tpot_ms") or {}).get("p50"), "{:.1f}"),
+                    p("e2e_ms", "p50"),
+                    _fmt(row.get("output_tok_s"), "{:.1f}"),
+                    _fmt(row.get("request_rate"), "{:.2f}"),
+                    _fmt(row.get("rpm"), "{:.1f}"),
+                    _fmt(row.get("goodput_rps"), "{:.2f}"),
+                    _fmt((row.get("queue_ms") or {}).get("p99"), "{:.2f}"),
+                    ("n/a" if cpu is None else f"{100 * cpu:.0f}%")
+                    + (" CLIENT-BOUND" if row.get("client_bound") else ""),
+                )
+            )
+        widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+        lines.append(f"load on {endpoint}:")
+        for r in table:
+            lines.append("  " + " | ".join(t.rjust(w) for t, w in zip(r, widths, strict=True)))
+        lines.append("")
+    return lines
+
+
 def render_summary(document: Mapping[str, Any]) -> list[str]:
     """The per-run table, the energy table (when any endpoint has telemetry) and
     one summary line per endpoint."""
-    lines = _table(document, cell)
+    lines = _table(document, cell) if document["records"] else []
     lines.append("")
+    lines.extend(load_table(document))
     summaries = document["summary"]
     measured = any(
         (summaries.get(e["id"]) or {}).get("telemetry", {}).get("source")
@@ -97,6 +148,8 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
         lines.extend(["energy per request (mean over rounds):", *_table(document, energy_cell), ""])
     for endpoint in document["endpoints"]:
         s = document["summary"].get(endpoint["id"]) or {}
+        if not s.get("cases"):
+            continue  # a load-only run: its figures are in the load table
         hardware = f", {endpoint['hardware']}" if endpoint.get("hardware") else ""
         lines.append(
             f"{endpoint['id']} ({endpoint['model']}{hardware}): "

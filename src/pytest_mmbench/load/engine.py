@@ -1,0 +1,193 @@
+"""Running a load point: one asyncio loop and connection pool, or several processes.
+
+The client's own CPU is measured as the loop thread's CPU time (``time.thread_time``),
+not the process's: with an embedded server the process also holds the server's
+threads.  A point whose client used nearly a full core is flagged ``client_bound``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .arrivals import arrival_offsets
+from .client import RequestRecord, send
+from .plan import LoadPoint
+
+
+@dataclass
+class PointRun:
+    records: list[RequestRecord]
+    start_ns: int
+    end_ns: int
+    client_cpu_s: float
+    processes: int
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # .../chat/completions
+    headers: dict[str, str]
+    timeout_s: float
+
+
+def request_bodies(
+    model: str, messages: Sequence[Any], point: LoadPoint, extra_body: dict[str, Any]
+) -> list[bytes]:
+    """Every request serialised before the point starts: no JSON encoding under load."""
+    bodies = []
+    for m in messages:
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": m,
+            "max_tokens": point.output_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": 0.0,
+            **extra_body,
+        }
+        if point.ignore_eos:
+            body["ignore_eos"] = True  # llama.cpp / vLLM: exactly max_tokens tokens
+            body["min_tokens"] = point.output_tokens  # vLLM's spelling of the same
+        bodies.append(json.dumps(body).encode())
+    return bodies
+
+
+def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun:
+    if point.processes <= 1:
+        return _run_here(target, point, bodies, 0)
+    shares = _split(point, bodies)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
+        runs = list(pool.map(_run_share, [(target, p, b, offset) for p, b, offset in shares]))
+    return PointRun(
+        records=[r for run in runs for r in run.records],
+        start_ns=min(run.start_ns for run in runs),
+        end_ns=max(run.end_ns for run in runs),
+        client_cpu_s=sum(run.client_cpu_s for run in runs),
+        processes=len(runs),
+    )
+
+
+def _split(point: LoadPoint, bodies: list[bytes]) -> list[tuple[LoadPoint, list[bytes], int]]:
+    from dataclasses import replace
+
+    n = min(point.processes, len(bodies))
+    shares, start = [], 0
+    for k in range(n):
+        size = len(bodies) // n + (1 if k < len(bodies) % n else 0)
+        part = replace(
+            point,
+            processes=1,
+            requests=size,
+            concurrency=max(1, (point.concurrency or 1) // n) if point.concurrency else None,
+            rate=point.rate / n if point.rate else None,
+            seed=point.seed + k,
+        )
+        shares.append((part, bodies[start : start + size], start))
+        start += size
+    return shares
+
+
+def _run_share(args: tuple[Target, LoadPoint, list[bytes], int]) -> PointRun:
+    return _run_here(*args)
+
+
+def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int) -> PointRun:
+    cpu_before = time.thread_time()
+    start = time.perf_counter_ns()
+    records = asyncio.run(_drive(target, point, bodies, offset))
+    end = time.perf_counter_ns()
+    return PointRun(
+        records=records,
+        start_ns=start,
+        end_ns=end,
+        client_cpu_s=time.thread_time() - cpu_before,
+        processes=1,
+    )
+
+
+async def _drive(
+    target: Target, point: LoadPoint, bodies: list[bytes], offset: int
+) -> list[RequestRecord]:
+    slots = point.concurrency or point.max_concurrency or len(bodies)
+    limits = httpx.Limits(max_connections=slots, max_keepalive_connections=slots)
+    timeout = httpx.Timeout(target.timeout_s, connect=min(10.0, target.timeout_s))
+    records: list[RequestRecord] = []
+    deadline = (
+        time.perf_counter_ns() + int(point.duration_s * 1e9)
+        if point.duration_s is not None
+        else None
+    )
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        if point.rate is None:
+            await _closed(client, target, bodies, slots, deadline, records, offset)
+        else:
+            await _open(client, target, point, bodies, deadline, records, offset)
+    return records
+
+
+async def _closed(
+    client: httpx.AsyncClient,
+    target: Target,
+    bodies: list[bytes],
+    slots: int,
+    deadline: int | None,
+    records: list[RequestRecord],
+    offset: int,
+) -> None:
+    """``slots`` workers, each sending its next request as soon as its last one ends."""
+    queue = iter(range(len(bodies)))
+
+    async def worker() -> None:
+        for i in queue:
+            now = time.perf_counter_ns()
+            if deadline is not None and now > deadline:
+                return
+            record = RequestRecord(index=offset + i, due_ns=now)
+            await send(client, target.url, bodies[i], target.headers, record, target.timeout_s)
+            records.append(record)
+
+    await asyncio.gather(*(worker() for _ in range(slots)))
+
+
+async def _open(
+    client: httpx.AsyncClient,
+    target: Target,
+    point: LoadPoint,
+    bodies: list[bytes],
+    deadline: int | None,
+    records: list[RequestRecord],
+    offset: int,
+) -> None:
+    """Requests due at seeded Poisson/gamma times; a request waiting for a free slot is
+    still timed from when it was due, so our own queueing shows in its latency."""
+    assert point.rate is not None
+    offsets = arrival_offsets(point.rate, len(bodies), point.burstiness, point.seed)
+    gate = asyncio.Semaphore(point.max_concurrency or len(bodies))
+    start = time.perf_counter_ns()
+
+    async def one(i: int, due: int) -> None:
+        async with gate:
+            record = RequestRecord(index=offset + i, due_ns=due)
+            await send(client, target.url, bodies[i], target.headers, record, target.timeout_s)
+            records.append(record)
+
+    tasks = []
+    for i, seconds in enumerate(offsets):
+        due = start + int(seconds * 1e9)
+        if deadline is not None and due > deadline:
+            break
+        delay = (due - time.perf_counter_ns()) / 1e9
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)

@@ -1,0 +1,153 @@
+"""Synthetic prompts of a requested length in tokens, each with a unique prefix.
+
+The length is set by the server's own tokenizer where it exposes one (llama.cpp's and
+vLLM's ``/tokenize``), plus the chat template's overhead measured once from the
+server's usage count.  Without ``/tokenize`` the tokens per word are calibrated from
+usage counts instead; the report says which was used.  Real lengths come back per
+request from the server's usage and are what the figures use.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+WORDS = [
+    "time",
+    "person",
+    "year",
+    "way",
+    "day",
+    "thing",
+    "man",
+    "world",
+    "life",
+    "hand",
+    "part",
+    "child",
+    "eye",
+    "woman",
+    "place",
+    "work",
+    "week",
+    "case",
+    "point",
+    "government",
+    "company",
+    "number",
+    "group",
+    "problem",
+    "fact",
+    "river",
+    "mountain",
+    "window",
+    "garden",
+    "music",
+    "letter",
+    "market",
+    "forest",
+    "ocean",
+    "engine",
+    "signal",
+    "planet",
+    "library",
+    "station",
+    "bridge",
+    "harbor",
+    "valley",
+    "winter",
+    "summer",
+    "morning",
+    "evening",
+    "language",
+    "history",
+    "science",
+    "picture",
+    "colour",
+]
+
+
+@dataclass
+class PromptSet:
+    bodies: list[list[dict[str, Any]]]  # messages per request
+    method: str  # how lengths were set: "tokenize" or "usage calibration"
+    words: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"input_length_method": self.method, "words_per_prompt": self.words}
+
+
+def build_prompts(
+    http: httpx.Client,
+    base_url: str,
+    model: str,
+    headers: dict[str, str],
+    target_tokens: int,
+    count: int,
+    seed: int,
+    prefix_reuse: bool,
+    run_id: str,
+) -> PromptSet:
+    rng = random.Random(seed)
+    sample = " ".join(rng.choice(WORDS) for _ in range(200))
+    tokens = _tokenize(http, base_url, model, headers, sample)
+    method = "tokenize"
+    overhead = _usage_tokens(http, base_url, model, headers, "x")
+    if tokens is None:
+        method = "usage calibration"
+        with_sample = _usage_tokens(http, base_url, model, headers, "x " + sample)
+        tokens = None if with_sample is None or overhead is None else with_sample - overhead
+    if not tokens or overhead is None:
+        raise RuntimeError("could not measure prompt length: no /tokenize and no usage counts")
+    per_word = tokens / 200
+
+    def text(i: int, words: int) -> str:
+        prefix = f"[{run_id}] " if prefix_reuse else f"[{run_id}-{i}] "
+        return prefix + " ".join(rng.choice(WORDS) for _ in range(words))
+
+    words = max(1, round((target_tokens - overhead) / per_word))
+    if method == "tokenize":  # one correction with the real tokenizer: the prefix has a cost
+        measured = _tokenize(http, base_url, model, headers, text(count, words))
+        if measured:
+            words = max(1, words + round((target_tokens - overhead - measured) / per_word))
+    bodies = [[{"role": "user", "content": text(i, words)}] for i in range(count)]
+    if prefix_reuse:
+        bodies = [bodies[0]] * count
+    return PromptSet(bodies=bodies, method=method, words=words)
+
+
+def _root(base_url: str) -> str:
+    return base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
+
+
+def _tokenize(
+    http: httpx.Client, base_url: str, model: str, headers: dict[str, str], text: str
+) -> int | None:
+    for body in ({"content": text}, {"model": model, "prompt": text}):  # llama.cpp, vLLM
+        try:
+            response = http.post(_root(base_url) + "/tokenize", json=body, headers=headers)
+        except httpx.HTTPError:
+            return None
+        if response.status_code == 200:
+            found = response.json()
+            count = found.get("count") or len(found.get("tokens") or [])
+            if count:
+                return int(count)
+    return None
+
+
+def _usage_tokens(
+    http: httpx.Client, base_url: str, model: str, headers: dict[str, str], text: str
+) -> int | None:
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 1}
+    try:
+        response = http.post(base_url.rstrip("/") + "/chat/completions", json=body, headers=headers)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    value = (response.json().get("usage") or {}).get("prompt_tokens")
+    return int(value) if isinstance(value, int) else None

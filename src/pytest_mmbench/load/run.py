@@ -1,0 +1,71 @@
+"""One load point on one endpoint, end to end: prompts, bodies, the run, its row.
+
+A telemetry window wraps the whole point, so the row carries the point's energy and
+J per request / per output token at that concurrency.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..aggregate import energy_figures
+from ..cases import Case
+from ..client import build_headers, chat_url
+from ..endpoints import Endpoint
+from ..session import BenchSession
+from .engine import Target, request_bodies, run_point
+from .figures import point_row
+from .plan import LoadPoint
+from .prompts import build_prompts
+
+LOAD_PROPERTY = "mmbench_load"  # user_properties key carrying a load point's row
+
+
+class LoadSetupError(Exception):
+    """The point could not start (its prompts could not be sized)."""
+
+
+def run_load_point(
+    session: BenchSession, endpoint: Endpoint, case: Case, point: LoadPoint, run_id: str
+) -> dict[str, Any]:
+    base_url = session.base_url(endpoint)
+    telemetry = session.telemetry(endpoint)
+    headers = build_headers(endpoint)
+    try:
+        prompts = build_prompts(
+            session.http(endpoint),
+            base_url,
+            endpoint.model,
+            headers,
+            point.input_tokens,
+            point.requests,
+            point.seed,
+            point.prefix_reuse,
+            run_id,
+        )
+    except RuntimeError as exc:
+        raise LoadSetupError(str(exc)) from None
+    extra = {**endpoint.extra_body, **case.extra_body}
+    bodies = request_bodies(endpoint.model, prompts.bodies, point, extra)
+    headers = {**headers, "Content-Type": "application/json"}
+    target = Target(chat_url(base_url), headers, endpoint.timeout_s)
+    with telemetry.window() as window:
+        run = run_point(target, point, bodies)
+    row = point_row(run, point.slo)
+    out_tokens = (row["output_tokens"]["mean"] or 0) * row["completed"]
+    energy = energy_figures(
+        window.result,
+        int(out_tokens) or None,
+        row["output_tok_s"],
+        (telemetry.context() or {}).get("idle_power_w"),
+    )
+    if energy["energy_j"] is not None and row["completed"]:
+        energy["j_per_request"] = energy["energy_j"] / row["completed"]
+    return {
+        "endpoint": endpoint.id,
+        "case_id": case.id,
+        **point.describe(),
+        **prompts.describe(),
+        **row,
+        "telemetry": energy,
+    }
