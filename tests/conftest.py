@@ -61,12 +61,38 @@ class FaultHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # keep test output clean
         pass
 
+    def _json(self, status: int, payload: object) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         request = json.loads(self.rfile.read(length) or b"{}")
         self.server.requests.append({"headers": dict(self.headers), "body": request})  # type: ignore[attr-defined]
         mode = str(request.get("model", "")).removeprefix("fault:")
-        if mode == "hangup" or (mode == "hangup-once" and len(self.server.requests) == 1):  # type: ignore[attr-defined]
+        if self.path.endswith("/tokenize"):  # one token per word, like a toy tokenizer
+            words = len(str(request.get("content") or request.get("prompt") or "").split())
+            return self._json(200, {"tokens": list(range(words))})
+        if not request.get("stream"):  # the load client's usage calibration
+            messages = request.get("messages") or [{}]
+            words = len(str(messages[-1].get("content", "")).split())
+            return self._json(
+                200,
+                {
+                    "choices": [{"message": {"content": "ok"}}],
+                    "usage": {"prompt_tokens": words + 5, "completion_tokens": 1},
+                },
+            )
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.streamed += 1  # type: ignore[attr-defined]
+            nth = self.server.streamed  # type: ignore[attr-defined]
+        if mode == "flaky" and nth % 3 == 0:
+            return self._json(503, {"error": {"message": "overloaded, try later"}})
+        if mode == "hangup" or (mode == "hangup-once" and self.server.streamed == 1):  # type: ignore[attr-defined]
             self.close_connection = True  # like a stale keep-alive socket: no response byte
             return
         if mode == "http500":
@@ -127,6 +153,8 @@ class FaultServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), FaultHandler)
         self.requests: list[dict[str, object]] = []
+        self.lock = threading.Lock()
+        self.streamed = 0
 
     @property
     def url(self) -> str:

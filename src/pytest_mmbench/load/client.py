@@ -14,12 +14,26 @@ from typing import Any
 
 import httpx
 
-_CONTENT = b'"content":"'
-_EMPTY_CONTENT = b'"content":""'
-_REASONING = (b'"reasoning_content":"', b'"reasoning":"')
-_EMPTY_REASONING = (b'"reasoning_content":""', b'"reasoning":""')
-_FINISH = b'"finish_reason":"'
+_TEXT_KEYS = (b'"content":', b'"reasoning_content":', b'"reasoning":')
+_FINISH = b'"finish_reason":'
 _PARSE = (b'"usage"', b'"error"', b'"timings"')
+_QUOTE = ord('"')
+_BLANKS = (ord(" "), ord("\t"))
+
+
+def _has_string(line: bytes, key: bytes, non_empty: bool) -> bool:
+    """Is ``key`` followed by a string value (non-empty if asked)?  ``"k":"v"`` and
+    ``"k": "v"`` both count (compact and spaced JSON); ``null`` does not."""
+    i = line.find(key)
+    while i >= 0:
+        j = i + len(key)
+        while j < len(line) and line[j] in _BLANKS:
+            j += 1
+        is_string = j < len(line) and line[j] == _QUOTE
+        if is_string and (not non_empty or (j + 1 < len(line) and line[j + 1] != _QUOTE)):
+            return True
+        i = line.find(key, j)
+    return False
 
 
 @dataclass
@@ -106,11 +120,9 @@ async def _attempt(
 def _line(line: bytes, now: int, record: RequestRecord) -> None:
     if not line.startswith(b"data:"):
         return
-    if (_CONTENT in line and _EMPTY_CONTENT not in line) or (
-        any(m in line for m in _REASONING) and not any(m in line for m in _EMPTY_REASONING)
-    ):
+    if any(_has_string(line, key, non_empty=True) for key in _TEXT_KEYS):
         record.token_ns.append(now)
-    if _FINISH in line:
+    if _has_string(line, _FINISH, non_empty=True):
         record.finish_ns = now
     if any(marker in line for marker in _PARSE):
         _details(line, record)

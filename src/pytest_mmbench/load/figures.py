@@ -28,9 +28,10 @@ CLIENT_BOUND_SHARE = 0.9  # of one core
 
 def distribution(values: Sequence[float]) -> dict[str, float | None]:
     if not values:
-        return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+        return {"mean": None, "min": None, "p50": None, "p90": None, "p99": None, "max": None}
     return {
         "mean": statistics.fmean(values),
+        "min": min(values),
         "p50": percentile(values, 50),
         "p90": percentile(values, 90),
         "p99": percentile(values, 99),

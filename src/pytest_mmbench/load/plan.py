@@ -163,7 +163,10 @@ def parse_slo(text: str) -> dict[str, float]:
         if not sep:
             raise PlanError(f"--mm-slo: cannot read {part!r}; write e.g. ttft_ms:200,tpot_ms:50")
         table[key.strip()] = value.strip()
-    return parse_slo_table(table)
+    try:
+        return parse_slo_table(table)
+    except PlanError as exc:
+        raise PlanError(f"--mm-slo: {exc}") from None
 
 
 def parse_slo_table(table: Any) -> dict[str, float]:

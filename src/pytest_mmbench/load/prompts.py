@@ -132,7 +132,10 @@ def _tokenize(
         except httpx.HTTPError:
             return None
         if response.status_code == 200:
-            found = response.json()
+            try:
+                found = response.json()
+            except ValueError:
+                return None
             count = found.get("count") or len(found.get("tokens") or [])
             if count:
                 return int(count)
@@ -149,5 +152,8 @@ def _usage_tokens(
         return None
     if response.status_code != 200:
         return None
-    value = (response.json().get("usage") or {}).get("prompt_tokens")
+    try:
+        value = (response.json().get("usage") or {}).get("prompt_tokens")
+    except (ValueError, AttributeError):
+        return None
     return int(value) if isinstance(value, int) else None
