@@ -38,6 +38,20 @@ class Target:
     url: str  # .../chat/completions
     headers: dict[str, str]
     timeout_s: float
+    warmup: bytes | None = None  # one unrecorded request per client process before timing
+
+
+def warmup_body(model: str) -> bytes:
+    """A one-token request: the first request of a fresh client process pays ~20 ms of
+    first-use code paths (measured), which no recorded request should carry."""
+    return json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": "warm up"}],
+            "max_tokens": 1,
+            "stream": True,
+        }
+    ).encode()
 
 
 def request_bodies(
@@ -138,6 +152,11 @@ async def _drive(
         else None
     )
     try:
+        if target.warmup is not None:
+            ignored = RequestRecord(index=-1, due_ns=time.perf_counter_ns())
+            await send(
+                clients[0], target.url, target.warmup, target.headers, ignored, target.timeout_s
+            )
         if point.rate is None:
             await _closed(clients, target, bodies, deadline, records, offset)
         else:

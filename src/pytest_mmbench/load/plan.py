@@ -56,6 +56,7 @@ class LoadPoint:
             "target_output_tokens": self.output_tokens,
             "ignore_eos": self.ignore_eos,
             "processes": self.processes,
+            "warmup": "1 unrecorded one-token request per client process",
             "slo": dict(self.slo),
             "cache_hygiene": (
                 "prefix reuse requested: every request sends the same prompt"

@@ -13,7 +13,7 @@ from ..cases import Case
 from ..client import build_headers, chat_url
 from ..endpoints import Endpoint
 from ..session import BenchSession
-from .engine import Target, request_bodies, run_point
+from .engine import Target, request_bodies, run_point, warmup_body
 from .figures import point_row
 from .plan import LoadPoint
 from .prompts import build_prompts
@@ -48,7 +48,9 @@ def run_load_point(
     extra = {**endpoint.extra_body, **case.extra_body}
     bodies = request_bodies(endpoint.model, prompts.bodies, point, extra)
     headers = {**headers, "Content-Type": "application/json"}
-    target = Target(chat_url(base_url), headers, endpoint.timeout_s)
+    target = Target(
+        chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint.model)
+    )
     with telemetry.window() as window:
         run = run_point(target, point, bodies)
     row = point_row(run, point.slo)
