@@ -252,3 +252,36 @@ def test_chunk_scan_handles_compact_and_spaced_json(line: bytes, token: bool, fi
     record = RequestRecord(index=0, due_ns=0)
     _line(line, 5, record)
     assert bool(record.token_ns) is token and (record.finish_ns is not None) is finish
+
+
+def test_image_points_send_a_distinct_image_per_request(
+    pytester, write_hosts, fault_server
+) -> None:
+    pytest.importorskip("PIL")
+    write_hosts(
+        f'[endpoints.vis]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n'
+        'modalities = ["text", "image"]\n'
+        f'[endpoints.textonly]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n'
+    )
+    (pytester.path / "mm_load.toml").write_text(
+        '[[case]]\nid = "img"\nmodality = "vision"\nload = { concurrency = [2], requests = 4,'
+        " input_tokens = 30, output_tokens = 4, image_size = [64, 128], images = 2 }\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("mm_load.toml", "--mm-endpoints=hosts.toml", "-rs")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*endpoint textonly does not accept image*"])
+    streamed = [r["body"] for r in fault_server.requests if r["body"].get("stream")]
+    contents = [body["messages"][0]["content"] for body in streamed]
+    images = [
+        part["image_url"]["url"]
+        for content in contents
+        if isinstance(content, list)
+        for part in content
+        if part["type"] == "image_url"
+    ]
+    assert len(images) == 2 * 2 * 4  # 2 images per request, 2 sizes x 4 requests
+    assert len(set(images)) == len(images)  # no two requests share an image
+    rows = load_report(pytester.path / "mmbench-report.json")["load"]["vis"]
+    assert [r["point"] for r in rows] == ["c2-img64", "c2-img128"]
+    assert rows[0]["images_per_request"] == 2 and rows[1]["image_size"] == 128

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from . import fixtures, hookspecs
-from .collect import CaseFile, CaseItem, is_case_file
+from .collect import CaseFile, CaseItem, LoadItem, is_case_file
 from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
 from .decide import Decisions, ReportFileError, read_report, render_decisions
 from .endpoints import Endpoint, Hosts, HostsError, default_local_endpoint, load_hosts
@@ -282,6 +282,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tag benchmark items with their identity; skip modalities an endpoint lacks."""
     for item in items:
+        if isinstance(item, LoadItem):
+            modality = "image" if item.point.image_size else "text"
+            if not item.endpoint.accepts(modality):
+                reason = f"endpoint {item.endpoint.id} does not accept {modality}"
+                item.add_marker(pytest.mark.skip(reason=reason))
+            continue
         found = _identity(item)
         if found is None:
             continue

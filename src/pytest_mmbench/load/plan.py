@@ -34,13 +34,14 @@ class LoadPoint:
     prefix_reuse: bool = False  # send one identical prompt (to measure prefix caching)
     processes: int = 1
     seed: int = 1234
+    image_size: int | None = None  # add images of this many px per side (seed 001: 256, 512)
+    images: int = 1  # images per request (seed 003 sends two)
     slo: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
-        if self.rate is not None:
-            return f"r{self.rate:g}"
-        return f"c{self.concurrency}"
+        base = f"r{self.rate:g}" if self.rate is not None else f"c{self.concurrency}"
+        return f"{base}-img{self.image_size}" if self.image_size else base
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,8 @@ class LoadPoint:
             "target_output_tokens": self.output_tokens,
             "ignore_eos": self.ignore_eos,
             "processes": self.processes,
+            "image_size": self.image_size,
+            "images_per_request": self.images if self.image_size else 0,
             "warmup": "1 unrecorded one-token request per client process",
             "slo": dict(self.slo),
             "cache_hygiene": (
@@ -92,6 +95,8 @@ _KEYS = {
     "processes",
     "seed",
     "slo",
+    "image_size",
+    "images",
 }
 
 
@@ -111,6 +116,7 @@ def parse_load_table(table: Any) -> LoadPoint:
         "processes",
         "max_concurrency",
         "seed",
+        "images",
     ):
         if key in table:
             values[key] = _positive_int(table[key], f"load.{key}")
@@ -124,6 +130,8 @@ def parse_load_table(table: Any) -> LoadPoint:
             values[key] = table[key]
     if "slo" in table:
         values["slo"] = parse_slo_table(table["slo"])
+    if "image_size" in table:  # one size, or a list: one point per size (a sweep)
+        values["image_size"] = _int_list(table["image_size"], "load.image_size")[0]
     return replace(base, **values)
 
 
@@ -143,9 +151,16 @@ def load_points(table: Any, overrides: Overrides) -> list[LoadPoint]:
         slo=overrides.slo if overrides.slo is not None else base.slo,
         processes=overrides.processes or base.processes,
     )
+    sizes: tuple[int | None, ...] = (None,)
+    if "image_size" in table:
+        sizes = tuple(_int_list(table["image_size"], "load.image_size"))
     if rates:
-        return [replace(common, rate=r, concurrency=None) for r in rates]
-    return [replace(common, concurrency=c) for c in (concurrency or (1,))]
+        return [
+            replace(common, rate=r, concurrency=None, image_size=s) for r in rates for s in sizes
+        ]
+    return [
+        replace(common, concurrency=c, image_size=s) for c in (concurrency or (1,)) for s in sizes
+    ]
 
 
 def parse_concurrency(text: str) -> tuple[int, ...]:

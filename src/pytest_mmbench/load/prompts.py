@@ -90,6 +90,8 @@ def build_prompts(
     seed: int,
     prefix_reuse: bool,
     run_id: str,
+    image_size: int | None = None,
+    images: int = 1,
 ) -> PromptSet:
     rng = random.Random(seed)
     sample = " ".join(rng.choice(WORDS) for _ in range(200))
@@ -113,10 +115,55 @@ def build_prompts(
         measured = _tokenize(http, base_url, model, headers, text(count, words))
         if measured:
             words = max(1, words + round((target_tokens - overhead - measured) / per_word))
-    bodies = [[{"role": "user", "content": text(i, words)}] for i in range(count)]
+    bodies: list[list[dict[str, Any]]] = [
+        [{"role": "user", "content": text(i, words)}] for i in range(count)
+    ]
+    if image_size:
+        bodies = [
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": body[0]["content"]},
+                        *(
+                            {
+                                "type": "image_url",
+                                "image_url": {"url": image_url(image_size, seed, i, k)},
+                            }
+                            for k in range(images)
+                        ),
+                    ],
+                }
+            ]
+            for i, body in enumerate(bodies)
+        ]
     if prefix_reuse:
         bodies = [bodies[0]] * count
     return PromptSet(bodies=bodies, method=method, words=words)
+
+
+def image_url(size: int, seed: int, request: int, index: int) -> str:
+    """A PNG data URL of ``size`` px, different for every request and image: a
+    multimodal embedding cache must not serve a repeat.  Needs Pillow (extra ``media``)."""
+    import base64
+    import io
+
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:
+        hint = "image load points need Pillow: pip install 'pytest-mmbench[media]'"
+        raise RuntimeError(hint) from None
+    rng = random.Random(f"{seed}-{request}-{index}")
+    picture = Image.new("RGB", (size, size), (rng.randrange(256), 0, 0))
+    draw = ImageDraw.Draw(picture)
+    step = max(8, size // 8)
+    for x in range(0, size, step):
+        for y in range(0, size, step):
+            colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            draw.rectangle((x, y, x + step - 1, y + step - 1), fill=colour)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _root(base_url: str) -> str:

@@ -42,6 +42,8 @@ def run_load_point(
             point.seed,
             point.prefix_reuse,
             run_id,
+            point.image_size,
+            point.images,
         )
     except RuntimeError as exc:
         raise LoadSetupError(str(exc)) from None
