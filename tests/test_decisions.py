@@ -271,3 +271,40 @@ def test_rounds_feed_pytest_benchmark(pytester, llama_url, monkeypatch) -> None:
     # pytest-benchmark timed the same requests: end-to-end latency plus stream reading.
     assert ours <= bench["stats"]["mean"] < ours * 1.2 + 0.01
     assert extra["output_tok_s"] == record["summary"]["output_tok_s"]["mean"]
+
+
+def test_load_charts_come_from_load_rows() -> None:
+    pytest.importorskip("matplotlib")
+    from pytest_mmbench.plots import charts
+
+    def row(point: str, concurrency: int, size: int | None, tok_s: float, ttft: float) -> dict:
+        return {
+            "endpoint": "a",
+            "case_id": "chat",
+            "point": point,
+            "concurrency": concurrency,
+            "image_size": size,
+            "output_tok_s": tok_s,
+            "ttft_ms": {"p50": ttft},
+        }
+
+    document = {
+        "endpoints": [{"id": "a"}],
+        "records": [],
+        "summary": {},
+        "load": {
+            "a": [
+                row("c1", 1, None, 20.0, 100.0),
+                row("c8", 8, None, 60.0, 300.0),
+                row("c1-img256", 1, 256, 10.0, 150.0),
+                row("c1-img512", 1, 512, 9.0, 250.0),
+            ]
+        },
+    }
+    drawn = {chart.name: chart for chart in charts(document)}
+    for name in ("throughput_vs_concurrency", "ttft_vs_image_size"):
+        assert drawn[name].png is not None and drawn[name].png[:4] == b"\x89PNG", name
+    assert drawn["tok_s_per_case"].reason == "no case has a figure for output tok/s"
+    assert "no endpoint has both tok/s and tok/s per watt" in (
+        drawn["efficiency_scatter"].reason or ""
+    )

@@ -48,7 +48,7 @@ def _per_case(
         for r in document["records"]
     }
     if not any(v is not None for v in values.values()):
-        return Chart(name, title, None, f"no case has a {label} figure")
+        return Chart(name, title, None, f"no case has a figure for {label}")
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(max(6.0, 1.2 * len(cases) * max(1, len(endpoints))), 3.6))
     width = 0.8 / max(1, len(endpoints))
@@ -68,55 +68,66 @@ def _per_case(
     return Chart(name, title, _png(figure))
 
 
-def _load_curve(document: Mapping[str, Any]) -> Chart:
-    title = "Output throughput vs concurrency"
-    points = [
-        (endpoint, row) for endpoint, rows in (document.get("load") or {}).items() for row in rows
-    ]
-    if not points:
-        return Chart(
-            "throughput_vs_concurrency",
-            title,
-            None,
-            "this run has no load points (run with --mm-concurrency)",
-        )
+def _line_chart(
+    name: str,
+    title: str,
+    series: Mapping[str, list[tuple[float, float]]],
+    xlabel: str,
+    ylabel: str,
+    absent: str,
+) -> Chart:
+    """One line per series, points sorted by x; the reason instead when there are none."""
+    if not any(series.values()):
+        return Chart(name, title, None, absent)
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.6))
-    for endpoint in dict.fromkeys(e for e, _ in points):
-        rows = sorted((r for e, r in points if e == endpoint), key=lambda r: r["concurrency"])
-        axes.plot(
-            [r["concurrency"] for r in rows],
-            [r["output_tok_s"] for r in rows],
-            "o-",
-            label=endpoint,
-        )
-    axes.set_xlabel("concurrency")
-    axes.set_ylabel("output tok/s (all requests)")
+    for label, points in series.items():
+        ordered = sorted(points)
+        axes.plot([x for x, _ in ordered], [y for _, y in ordered], "o-", label=label)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.legend(fontsize="small")
-    return Chart("throughput_vs_concurrency", title, _png(figure))
+    return Chart(name, title, _png(figure))
+
+
+def _load_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [row for rows in (document.get("load") or {}).values() for row in rows]
+
+
+def _load_curve(document: Mapping[str, Any]) -> Chart:
+    """Seed 001's curve: overall output throughput against concurrency (text points)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in _load_rows(document):
+        if row.get("concurrency") and not row.get("image_size") and row.get("output_tok_s"):
+            key = f"{row['endpoint']} {row['case_id']}"
+            series.setdefault(key, []).append((row["concurrency"], row["output_tok_s"]))
+    return _line_chart(
+        "throughput_vs_concurrency",
+        "Output throughput vs concurrency",
+        series,
+        "concurrency",
+        "output tok/s (all requests)",
+        "this run has no load points (run with --mm-concurrency)",
+    )
 
 
 def _ttft_vs_image_size(document: Mapping[str, Any]) -> Chart:
-    title = "TTFT vs image size"
-    points = [
-        (r["endpoint"], r["media"]["pixels"], (r["summary"].get("ttft_ms") or {}).get("mean"))
-        for r in document["records"]
-        if (r.get("media") or {}).get("pixels")
-    ]
-    points = [p for p in points if p[2] is not None]
-    if not points:
-        return Chart("ttft_vs_image_size", title, None, "this run has no image cases with sizes")
-    plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(6, 3.6))
-    for endpoint in dict.fromkeys(p[0] for p in points):
-        mine = sorted((p for p in points if p[0] == endpoint), key=lambda p: p[1])
-        axes.plot([p[1] for p in mine], [p[2] for p in mine], "o-", label=endpoint)
-    axes.set_xlabel("image pixels")
-    axes.set_ylabel("TTFT ms")
-    axes.set_title(title)
-    axes.legend(fontsize="small")
-    return Chart("ttft_vs_image_size", title, _png(figure))
+    """Seed 001's image sweep: TTFT p50 against image size, per endpoint and concurrency."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in _load_rows(document):
+        ttft = (row.get("ttft_ms") or {}).get("p50")
+        if row.get("image_size") and ttft is not None:
+            key = f"{row['endpoint']} {row['point'].split('-img')[0]}"
+            series.setdefault(key, []).append((row["image_size"], ttft))
+    return _line_chart(
+        "ttft_vs_image_size",
+        "TTFT vs image size",
+        series,
+        "image size (px per side)",
+        "TTFT p50 ms",
+        "this run has no image load points (load.image_size)",
+    )
 
 
 def _efficiency(document: Mapping[str, Any]) -> Chart:
