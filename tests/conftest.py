@@ -22,6 +22,16 @@ from pathlib import Path
 import httpcore  # noqa: F401
 import pytest
 
+# Likewise numpy (under matplotlib) refuses to be loaded twice in one process, and the
+# HTML tests load it inside pytester runs: load it here first, where it stays.
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+except ImportError:  # the report extra is not installed: those tests skip or fail clearly
+    pass
+
 from pytest_mmbench.embedded import EmbeddedServer
 from pytest_mmbench.endpoints import EmbeddedSettings
 
