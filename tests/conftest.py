@@ -28,7 +28,7 @@ try:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+    import matplotlib.pyplot
 except ImportError:  # the report extra is not installed: those tests skip or fail clearly
     pass
 
