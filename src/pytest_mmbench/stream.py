@@ -114,7 +114,7 @@ def stream_chat(
     and the retry is recorded.  Any other failure, or a second one, is the result.
     """
     raw = _attempt(client, url, body, headers, timeout_s)
-    if raw.error_kind == "stream" and raw.headers_ns is None and raw.status_code is None:
+    if stale_connection(raw.error_kind, raw.status_code, raw.headers_ns is not None):
         retried = _attempt(client, url, body, headers, timeout_s)
         retried.stale_connection_retries = 1
         return retried
@@ -145,18 +145,32 @@ def _attempt(
                             "timeout", f"request exceeded timeout_s={timeout_s:g} while streaming"
                         )
                         break
-    except httpx.TimeoutException as exc:
-        raw.fail("timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})")
-    except httpx.ConnectError as exc:
-        raw.fail("connect", f"cannot connect to {url}: {exc}")
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        raw.fail("stream", f"stream broken by the server: {exc}")
     except httpx.HTTPError as exc:
-        raw.fail("stream", f"{type(exc).__name__}: {exc}")
+        raw.fail(*classify_failure(exc, url, timeout_s))
     raw.end_ns = time.perf_counter_ns()
     if raw.ok and raw.finish_reason is None and not raw.saw_done:
         raw.fail("stream", "stream ended before the server sent finish_reason or [DONE]")
     return raw
+
+
+def classify_failure(exc: httpx.HTTPError, url: str, timeout_s: float) -> tuple[str, str]:
+    """(error kind, message) for a transport failure; shared by the sync and load clients."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect", f"cannot connect to {url}: {exc}"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "stream", f"stream broken by the server: {exc}"
+    return "stream", f"{type(exc).__name__}: {exc}"
+
+
+def stale_connection(error_kind: str | None, status_code: int | None, got_data: bool) -> bool:
+    """A pooled keep-alive socket the server had closed: failed before any response byte.
+
+    llama.cpp closes connections after a stream while advertising keep-alive, so this
+    happens; the server never saw the request, so it may be sent once more.
+    """
+    return error_kind == "stream" and status_code is None and not got_data
 
 
 def _error_text(error: Any) -> str:

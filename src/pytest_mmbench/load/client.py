@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from ..stream import classify_failure, stale_connection
+
 _TEXT_KEYS = (b'"content":', b'"reasoning_content":', b'"reasoning":')
 _FINISH = b'"finish_reason":'
 _PARSE = (b'"usage"', b'"error"', b'"timings"')
@@ -66,7 +68,7 @@ async def send(
 ) -> None:
     """Stream one request into ``record``; resend once if a stale pooled socket failed."""
     await _attempt(client, url, body, headers, record, timeout_s)
-    if record.error_kind == "stream" and record.status is None and not record.token_ns:
+    if stale_connection(record.error_kind, record.status, bool(record.token_ns)):
         record.error = record.error_kind = None
         record.stale_connection_retries = 1
         await _attempt(client, url, body, headers, record, timeout_s)
@@ -102,14 +104,8 @@ async def _attempt(
                 if now > deadline:
                     record.error_kind, record.error = "timeout", f"exceeded {timeout_s:g} s"
                     return
-    except httpx.TimeoutException:
-        record.error_kind, record.error = "timeout", f"timed out after {timeout_s:g} s"
-    except httpx.ConnectError as exc:
-        record.error_kind, record.error = "connect", f"cannot connect: {exc}"
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        record.error_kind, record.error = "stream", f"stream broken: {exc}"
     except httpx.HTTPError as exc:
-        record.error_kind, record.error = "stream", f"{type(exc).__name__}: {exc}"
+        record.error_kind, record.error = classify_failure(exc, url, timeout_s)
     finally:
         record.end_ns = time.perf_counter_ns()
     if record.error is None and record.finish_ns is None:
