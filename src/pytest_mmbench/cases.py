@@ -16,6 +16,7 @@ from typing import Any
 
 from .checks import CheckSpecError, validate_spec
 from .gate import RuleError, parse_rules
+from .media import FORMATS, ImageSpec
 from .modalities import MARKER_MODALITY
 from .tomlfile import TomlFileError, read_toml
 
@@ -44,6 +45,7 @@ class Case:
     marks: tuple[str, ...] = ()
     load: Mapping[str, Any] | None = None  # a load case: synthetic prompts, one item per point
     gate: Mapping[str, str] = field(default_factory=dict)  # per-case regression limits
+    images: tuple[ImageSpec, ...] = ()
     source: str = ""
 
     @property
@@ -87,6 +89,7 @@ _KEYS = {
     "marks",
     "load",
     "gate",
+    "images",
 }
 
 
@@ -103,13 +106,54 @@ def load_case_file(path: Path) -> list[Case]:
         )
     seen: set[str] = set()
     cases = []
-    for index, entry in enumerate(entries):
+    expanded = [(index, e) for index, entry in enumerate(entries) for e in _sweep(entry)]
+    for index, entry in expanded:
         case = parse_case(entry, f"{path}: case #{index + 1}", source=str(path))
         if case.id in seen:
             raise CaseError(f"{path}: case {case.id!r}: duplicate id; ids must be unique per file")
         seen.add(case.id)
         cases.append(case)
     return cases
+
+
+def _sweep(entry: Any) -> list[Any]:
+    """An image ``size`` given as a list is a sweep: one case per size, ``<id>-<size>px``."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("images"), list):
+        return [entry]
+    for position, image in enumerate(entry["images"]):
+        if isinstance(image, dict) and isinstance(image.get("size"), list):
+            return [
+                {
+                    **entry,
+                    "id": f"{entry.get('id')}-{size}px",
+                    "images": [
+                        dict(image, size=size) if i == position else other
+                        for i, other in enumerate(entry["images"])
+                    ],
+                }
+                for size in image["size"]
+            ]
+    return [entry]
+
+
+def _images(value: Any, fail: Any) -> tuple[ImageSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise fail("images", 'must be a list of tables like { file = "media/x.png", size = 512 }')
+    specs = []
+    for image in value:
+        if not isinstance(image, dict) or not isinstance(image.get("file"), str):
+            raise fail("images", 'each image needs file = "path" (relative to the case file)')
+        unknown = sorted(set(image) - {"file", "size", "format"})
+        if unknown:
+            raise fail("images", f"unknown image key {unknown[0]!r}; use file, size, format")
+        size = image.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+            raise fail("images", f"size must be a positive whole number of px, got {size!r}")
+        fmt = image.get("format", "png")
+        if fmt not in FORMATS:
+            raise fail("images", f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        specs.append(ImageSpec(image["file"], size, fmt))
+    return tuple(specs)
 
 
 def parse_case(entry: Any, where: str, source: str = "", require_check: bool = True) -> Case:
@@ -144,6 +188,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
             raise fail("load", str(exc)) from None
     has_prompt = "prompt" in entry or "messages" in entry
     messages = _messages(entry, fail) if load is None or has_prompt else ()
+    images = _images(entry["images"], fail) if "images" in entry else ()
     gate = entry.get("gate", {})
     if not isinstance(gate, dict) or not all(isinstance(v, str) for v in gate.values()):
         raise fail("gate", 'must be a table of limits, e.g. { tok_s = "-20%" }')
@@ -194,6 +239,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         marks=tuple(marks),
         load=load,
         gate=gate,
+        images=images,
         source=source,
     )
 

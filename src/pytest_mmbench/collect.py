@@ -21,6 +21,7 @@ from .endpoints import Endpoint
 from .load.plan import LoadPoint, PlanError, load_points
 from .load.run import LOAD_PROPERTY, LoadSetupError, run_load_point
 from .results import PROPERTY, CaseResult
+from .media import MediaError
 from .runner import run_case
 from .session import EndpointUnavailable
 from .state import BenchState, bench_state
@@ -95,6 +96,8 @@ class CaseItem(pytest.Item):
             )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
+        except MediaError as exc:
+            raise CaseErrored(f"case {self.case.id}: {exc}") from None
         record_extra_info(benchmark, self.result)
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
         if self.result.status == "error":

@@ -77,6 +77,8 @@ class EmbeddedServer:
         if not self.settings.cache_prompt:
             params.cache_ram_mib = 0
         params.verbosity = 0 if not os.environ.get("MM_BENCH_SERVER_LOG") else 3
+        if self.settings.projector:
+            params.mmproj.path = str(self._projector_path(self.settings.projector))
         started = time.perf_counter()
         try:
             self._server = xllamacpp.Server(params)
@@ -89,6 +91,23 @@ class EmbeddedServer:
         self.model_path = str(path)
         self.base_url = f"{address}/v1"
         return self.base_url
+
+    @staticmethod
+    def _projector_path(projector: str) -> Path:
+        if projector == "tiny-random":
+            from .tiny_projector import tiny_projector_path
+
+            try:
+                return tiny_projector_path()
+            except RuntimeError as exc:
+                raise EmbeddedServerError(str(exc)) from None
+        path = Path(projector)
+        if not path.is_file():
+            raise EmbeddedServerError(
+                f"projector file {path} does not exist; fix "
+                'embedded.projector (a path, or "tiny-random")'
+            )
+        return path
 
     def stop(self) -> None:
         """Stop the server; xllamacpp stops its loop when the object is released."""

@@ -43,6 +43,7 @@ class EmbeddedSettings:
     ctx_size: int = 2048
     parallel: int = 1
     cache_prompt: bool = False
+    projector: str | None = None  # "tiny-random" or the path of an mmproj GGUF
 
 
 @dataclass(frozen=True)
@@ -314,6 +315,7 @@ def _embedded(where: _Where, key: str, value: Any) -> EmbeddedSettings:
         "ctx_size": _positive_int,
         "parallel": _positive_int,
         "cache_prompt": _boolean,
+        "projector": _string,
     }
     unknown = sorted(set(table) - set(kinds))
     if unknown:

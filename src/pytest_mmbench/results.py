@@ -86,6 +86,7 @@ class CaseResult:
     has_check: bool = True
     telemetry_context: Mapping[str, Any] | None = None
     gate: Mapping[str, str] | None = None
+    media: Mapping[str, Any] | None = None  # what was sent: images, pixels, bytes
 
     @property
     def status(self) -> str:
@@ -137,6 +138,7 @@ class CaseResult:
             "summary": self.summary(),
             "telemetry_context": dict(self.telemetry_context) if self.telemetry_context else None,
             **({"gate": dict(self.gate)} if self.gate else {}),
+            **({"media": dict(self.media)} if self.media else {}),
         }
 
 

@@ -8,6 +8,7 @@ and collect the rounds into a :class:`~pytest_mmbench.results.CaseResult`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from . import checks, metrics
@@ -15,6 +16,7 @@ from .aggregate import energy_figures
 from .cases import Case
 from .client import build_body, build_headers, chat_url
 from .endpoints import Endpoint
+from .media import encode_image, summarize_media, with_images
 from .results import CaseResult, RoundResult
 from .session import BenchSession
 from .stream import RawStream, stream_chat
@@ -89,6 +91,7 @@ class Rounds:
         self.telemetry, self.result = telemetry, result
         self._window: Window | None = None
         self._raw: RawStream | None = None
+        self.messages: Any = case.messages  # with images encoded in, when the case has any
 
     def open(self) -> None:
         self._window = self.telemetry.open_window()
@@ -98,7 +101,7 @@ class Rounds:
         self._raw = send(
             self.session,
             self.endpoint,
-            case.messages,
+            self.messages,
             max_tokens=case.max_tokens,
             temperature=case.temperature,
             seed=case.seed,
@@ -156,5 +159,10 @@ def run_case(
         telemetry_context=telemetry.context(),
         gate=case.gate or None,
     )
-    driver(Rounds(session, endpoint, case, telemetry, result), rounds)
+    steps = Rounds(session, endpoint, case, telemetry, result)
+    if case.images:  # encoded once, outside every timed request
+        encoded = [encode_image(spec, Path(case.source).parent) for spec in case.images]
+        steps.messages = with_images(case.messages, [url for url, _ in encoded])
+        result.media = summarize_media([info for _, info in encoded])
+    driver(steps, rounds)
     return result

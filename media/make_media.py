@@ -1,0 +1,70 @@
+"""Regenerate the images in media/ (run from the repository root: python media/make_media.py).
+
+Every image is drawn here with Pillow, so the files are license-clean and their
+content is known exactly: the checks in cases/mm_vision.toml rely on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+HERE = Path(__file__).resolve().parent
+COLOURS = {
+    "red": (220, 30, 30),
+    "green": (30, 160, 60),
+    "blue": (30, 70, 220),
+    "yellow": (240, 210, 20),
+    "purple": (130, 40, 160),
+}
+
+
+def colour_grid() -> Image.Image:
+    """Five vertical stripes, left to right: red, green, blue, yellow, purple."""
+    picture = Image.new("RGB", (500, 300), "white")
+    draw = ImageDraw.Draw(picture)
+    for i, rgb in enumerate(COLOURS.values()):
+        draw.rectangle((i * 100, 0, i * 100 + 99, 299), fill=rgb)
+    return picture
+
+
+def shapes() -> Image.Image:
+    """A red circle on the left, a blue square on the right, on white."""
+    picture = Image.new("RGB", (480, 240), "white")
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((40, 50, 180, 190), fill=COLOURS["red"])
+    draw.rectangle((300, 50, 440, 190), fill=COLOURS["blue"])
+    return picture
+
+
+def ocr() -> Image.Image:
+    """Large black text on white: INVOICE 4721."""
+    picture = Image.new("RGB", (640, 200), "white")
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=72)
+    draw.text((30, 55), "INVOICE 4721", fill="black", font=font)
+    return picture
+
+
+def counting() -> Image.Image:
+    """Seven black dots in a row."""
+    picture = Image.new("RGB", (700, 160), "white")
+    draw = ImageDraw.Draw(picture)
+    for i in range(7):
+        draw.ellipse((30 + i * 95, 45, 100 + i * 95, 115), fill="black")
+    return picture
+
+
+def main() -> None:
+    for name, make in (
+        ("colour-grid", colour_grid),
+        ("shapes", shapes),
+        ("ocr", ocr),
+        ("counting", counting),
+    ):
+        make().save(HERE / f"{name}.png", optimize=True)
+
+
+if __name__ == "__main__":
+    main()

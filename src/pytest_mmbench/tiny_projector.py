@@ -1,0 +1,104 @@
+"""A tiny random-weight vision projector for the embedded SmolLM2: a plumbing check.
+
+``projector = "tiny-random"`` in an embedded endpoint makes llama.cpp accept images
+without any real vision model: a two-block ViT with random weights and a LLaVA-style
+``mlp`` projector into SmolLM2's 576-wide embeddings.  Its answers are meaningless; what
+it proves is that media, encodings and request shapes work end to end, and that
+prompt tokens (and TTFT) grow with image size.  LLaVA-1.6 "anyres" tiling is on, so a
+64 px image costs 16 + 32 tokens and larger images more, up to 512 px tiles.
+
+Facts checked against llama.cpp's ``tools/mtmd/clip.cpp`` (and by running it): the
+``mlp`` type needs no special tokens in the text model's vocabulary, needs at least
+two blocks and ``image_mean`` / ``image_std``, and its output width must be the text
+model's embedding width (576 for SmolLM2-135M).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+TEXT_EMBEDDING = 576  # SmolLM2-135M's hidden size
+IMAGE_SIZE = 64
+PATCH = 16
+PINPOINTS = (64, 64, 128, 128, 256, 256, 512, 512)
+_VERSION = "1"  # bump when the layout below changes, so cached files are rebuilt
+
+
+def tiny_projector_path(cache_dir: Path | None = None) -> Path:
+    """The projector file, generated once into a cache folder (a few MB)."""
+    folder = cache_dir or Path(tempfile.gettempdir()) / "pytest-mmbench"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(f"{_VERSION}-{PINPOINTS}".encode()).hexdigest()[:12]
+    path = folder / f"tiny-random-mmproj-{digest}.gguf"
+    if not path.is_file():
+        partial = path.with_suffix(".tmp")
+        write_tiny_projector(partial)
+        partial.replace(path)
+    return path
+
+
+def write_tiny_projector(path: Path, seed: int = 0) -> None:
+    try:
+        import gguf
+        import numpy as np
+    except ImportError:
+        raise RuntimeError(
+            "the tiny projector needs the gguf package: pip install 'pytest-mmbench[local]'"
+        ) from None
+    rng = np.random.default_rng(seed)
+
+    def weights(*shape: int) -> Any:
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    def ones(n: int) -> Any:
+        return np.ones(n, np.float32)
+
+    def zeros(n: int) -> Any:
+        return np.zeros(n, np.float32)
+
+    n_embd, n_ff, n_layer = 64, 128, 2
+    writer = gguf.GGUFWriter(str(path), arch="clip")
+    writer.add_bool("clip.has_vision_encoder", True)
+    writer.add_string("clip.projector_type", "mlp")
+    writer.add_uint32("clip.vision.image_size", IMAGE_SIZE)
+    writer.add_uint32("clip.vision.patch_size", PATCH)
+    writer.add_uint32("clip.vision.embedding_length", n_embd)
+    writer.add_uint32("clip.vision.feed_forward_length", n_ff)
+    writer.add_uint32("clip.vision.projection_dim", TEXT_EMBEDDING)
+    writer.add_uint32("clip.vision.attention.head_count", 4)
+    writer.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
+    writer.add_uint32("clip.vision.block_count", n_layer)
+    writer.add_array("clip.vision.image_mean", [0.5, 0.5, 0.5])
+    writer.add_array("clip.vision.image_std", [0.5, 0.5, 0.5])
+    writer.add_bool("clip.use_gelu", True)
+    writer.add_array("clip.vision.image_grid_pinpoints", list(PINPOINTS))
+    writer.add_string("clip.vision.mm_patch_merge_type", "spatial_unpad")
+    positions = (IMAGE_SIZE // PATCH) ** 2 + 1
+    writer.add_tensor("v.patch_embd.weight", weights(n_embd, 3, PATCH, PATCH))
+    writer.add_tensor("v.class_embd", weights(n_embd))
+    writer.add_tensor("v.position_embd.weight", weights(positions, n_embd))
+    writer.add_tensor("v.pre_ln.weight", ones(n_embd))
+    writer.add_tensor("v.pre_ln.bias", zeros(n_embd))
+    for i in range(n_layer):
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            writer.add_tensor(f"v.blk.{i}.{name}.weight", weights(n_embd, n_embd))
+            writer.add_tensor(f"v.blk.{i}.{name}.bias", weights(n_embd))
+        for name in ("ln1", "ln2"):
+            writer.add_tensor(f"v.blk.{i}.{name}.weight", ones(n_embd))
+            writer.add_tensor(f"v.blk.{i}.{name}.bias", zeros(n_embd))
+        writer.add_tensor(f"v.blk.{i}.ffn_up.weight", weights(n_ff, n_embd))
+        writer.add_tensor(f"v.blk.{i}.ffn_up.bias", weights(n_ff))
+        writer.add_tensor(f"v.blk.{i}.ffn_down.weight", weights(n_embd, n_ff))
+        writer.add_tensor(f"v.blk.{i}.ffn_down.bias", weights(n_embd))
+    writer.add_tensor("model.image_newline", weights(TEXT_EMBEDDING))
+    writer.add_tensor("mm.0.weight", weights(TEXT_EMBEDDING, n_embd))
+    writer.add_tensor("mm.0.bias", weights(TEXT_EMBEDDING))
+    writer.add_tensor("mm.2.weight", weights(TEXT_EMBEDDING, TEXT_EMBEDDING))
+    writer.add_tensor("mm.2.bias", weights(TEXT_EMBEDDING))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

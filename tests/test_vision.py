@@ -1,0 +1,119 @@
+"""Images end to end: media encoding, sweeps, and a real llama.cpp with a tiny projector."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+
+from pytest_mmbench.cases import CaseError, load_case_file
+from pytest_mmbench.media import ImageSpec, encode_image, with_images
+from support import REPO, load_report, records_by_case
+
+PIL = pytest.importorskip("PIL.Image")
+
+
+def test_images_are_resized_and_encoded_as_asked() -> None:
+    url, info = encode_image(ImageSpec("colour-grid.png", size=256, format="jpeg"), REPO / "media")
+    assert url.startswith("data:image/jpeg;base64,")
+    decoded = PIL.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert decoded.format == "JPEG" and decoded.size == (256, 154)  # longest side 256
+    assert info == {
+        "kind": "image",
+        "file": "colour-grid.png",
+        "format": "jpeg",
+        "width": 256,
+        "height": 154,
+        "pixels": 256 * 154,
+        "bytes": info["bytes"],
+    }
+    assert info["bytes"] == len(base64.b64decode(url.split(",", 1)[1]))
+    _, original = encode_image(ImageSpec("colour-grid.png"), REPO / "media")
+    assert (original["width"], original["height"], original["format"]) == (500, 300, "png")
+
+
+def test_request_shape_puts_images_in_the_last_user_message() -> None:
+    messages = with_images(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Describe."}],
+        ["data:a", "data:b"],
+    )
+    assert messages[0] == {"role": "system", "content": "Be brief."}
+    assert messages[1]["content"] == [
+        {"type": "text", "text": "Describe."},
+        {"type": "image_url", "image_url": {"url": "data:a"}},
+        {"type": "image_url", "image_url": {"url": "data:b"}},
+    ]
+
+
+def test_a_size_list_is_a_sweep(tmp_path: Path) -> None:
+    path = tmp_path / "mm_v.toml"
+    path.write_text(
+        '[[case]]\nid = "grid"\nmodality = "vision"\nprompt = "Colours?"\n'
+        'images = [{ file = "x.png", size = [256, 512] }]\n'
+        'check = { contains = "red" }\n',
+        encoding="utf-8",
+    )
+    cases = load_case_file(path)
+    assert [(c.id, c.images[0].size) for c in cases] == [("grid-256px", 256), ("grid-512px", 512)]
+
+
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        ("[{ size = 256 }]", "needs file"),
+        ('[{ file = "x.png", size = 0 }]', "positive whole number"),
+        ('[{ file = "x.png", format = "bmp" }]', "format must be one of png, jpeg"),
+        ('[{ file = "x.png", dpi = 3 }]', "unknown image key 'dpi'"),
+    ],
+)
+def test_bad_image_entries(tmp_path: Path, images: str, message: str) -> None:
+    path = tmp_path / "mm_v.toml"
+    path.write_text(
+        f'[[case]]\nid = "x"\nmodality = "vision"\nprompt = "p"\nimages = {images}\n'
+        'check = { contains = "a" }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CaseError, match=message):
+        load_case_file(path)
+
+
+def test_image_sweep_on_llama_cpp_with_the_tiny_projector(pytester, write_hosts) -> None:
+    pytest.importorskip("gguf")
+    write_hosts("""
+        [endpoints.mm]
+        launch = "embedded"
+        modalities = ["text", "image"]
+        extra_body = { ignore_eos = true }
+        [endpoints.mm.embedded]
+        projector = "tiny-random"
+        [endpoints.textonly]
+        launch = "embedded"
+        """)
+    (pytester.path / "grid.png").write_bytes((REPO / "media" / "colour-grid.png").read_bytes())
+    (pytester.path / "mm_v.toml").write_text(
+        '[[case]]\nid = "grid"\nmodality = "vision"\nprompt = "Colours?"\nmax_tokens = 4\n'
+        'images = [{ file = "grid.png", size = [64, 128, 256] }]\ncheck = { contains = "red" }\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("mm_v.toml", "--mm-endpoints=hosts.toml", "-rs")
+    result.assert_outcomes(failed=3, skipped=3)  # random answers fail; textonly skips
+    result.stdout.fnmatch_lines(
+        [
+            "*case grid-64px failed its check on endpoint mm*",
+            "*endpoint textonly does not accept image*",
+        ]
+    )
+    records = records_by_case(load_report(pytester.path / "mmbench-report.json"))
+    tokens, ttfts = [], []
+    for size in (64, 128, 256):
+        record = records[("mm", f"grid-{size}px")]
+        assert record["status"] == "failed" and record["answer"]  # the answer is shown
+        metrics = record["rounds"][0]["metrics"]
+        assert record["media"]["images"] == 1 and record["media"]["items"][0]["width"] == size
+        assert metrics["output_tokens"] == 4 and metrics["ttft_ms"] > 0
+        tokens.append(metrics["input_tokens"])
+        ttfts.append(metrics["ttft_ms"])
+    assert tokens[0] < tokens[1] < tokens[2], tokens  # anyres tiling: more pixels, more tokens
+    assert ttfts[0] < ttfts[2], ttfts
