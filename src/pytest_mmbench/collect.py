@@ -20,8 +20,8 @@ from .cases import Case, CaseError, load_case_file
 from .endpoints import Endpoint
 from .load.plan import LoadPoint, PlanError, load_points
 from .load.run import LOAD_PROPERTY, LoadSetupError, run_load_point
-from .results import PROPERTY, CaseResult
 from .media import MediaError
+from .results import PROPERTY, CaseResult
 from .runner import run_case
 from .session import EndpointUnavailable
 from .state import BenchState, bench_state

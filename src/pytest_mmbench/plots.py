@@ -120,13 +120,20 @@ def _ttft_vs_image_size(document: Mapping[str, Any]) -> Chart:
         if row.get("image_size") and ttft is not None:
             key = f"{row['endpoint']} {row['point'].split('-img')[0]}"
             series.setdefault(key, []).append((row["image_size"], ttft))
+    for record in document["records"]:  # sweep cases: <case>-<size>px, one image each
+        items = (record.get("media") or {}).get("items") or []
+        ttft = ((record.get("summary") or {}).get("ttft_ms") or {}).get("mean")
+        if len(items) == 1 and ttft is not None and record["case_id"].endswith("px"):
+            base = record["case_id"].rsplit("-", 1)[0]
+            side = max(items[0]["width"], items[0]["height"])
+            series.setdefault(f"{record['endpoint']} {base}", []).append((side, ttft))
     return _line_chart(
         "ttft_vs_image_size",
         "TTFT vs image size",
         series,
         "image size (px per side)",
         "TTFT p50 ms",
-        "this run has no image load points (load.image_size)",
+        "this run has no image sweep (images with size = [...], or load.image_size)",
     )
 
 
