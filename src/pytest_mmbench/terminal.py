@@ -27,6 +27,8 @@ def cell(record: Mapping[str, Any] | None) -> str:
     status = STATUS_WORD.get(record["status"], str(record["status"]))
     if record.get("pytest_outcome") == "xfailed":
         status = "FAIL(expected)"
+    if record["status"] == "skipped" and "does not accept" in (record.get("skip_reason") or ""):
+        return "not applicable"  # seed 000's wording: the endpoint lacks the modality
     if record["status"] in ("skipped", "error"):
         return status
     tok_s = _fmt(_mean(record, "output_tok_s"), "{:.1f}")
