@@ -1,7 +1,7 @@
-"""A tiny random-weight vision projector for the embedded SmolLM2: a plumbing check.
+"""A tiny random-weight vision + audio projector for the embedded SmolLM2: a plumbing check.
 
 ``projector = "tiny-random"`` in an embedded endpoint makes llama.cpp accept images
-without any real vision model: a two-block ViT with random weights and a LLaVA-style
+and audio without any real multimodal model.  For images: a two-block ViT with random weights and a LLaVA-style
 ``mlp`` projector into SmolLM2's 576-wide embeddings.  Its answers are meaningless; what
 it proves is that media, encodings and request shapes work end to end, and that
 prompt tokens (and TTFT) grow with image size.  LLaVA-1.6 "anyres" tiling is on, so a
@@ -24,7 +24,9 @@ TEXT_EMBEDDING = 576  # SmolLM2-135M's hidden size
 IMAGE_SIZE = 64
 PATCH = 16
 PINPOINTS = (64, 64, 128, 128, 256, 256, 512, 512)
-_VERSION = "1"  # bump when the layout below changes, so cached files are rebuilt
+_VERSION = "2"  # bump when the layout below changes, so cached files are rebuilt
+AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)
+AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)  # bump when the layout below changes, so cached files are rebuilt
 
 
 def tiny_projector_path(cache_dir: Path | None = None) -> Path:
@@ -62,7 +64,10 @@ def write_tiny_projector(path: Path, seed: int = 0) -> None:
     n_embd, n_ff, n_layer = 64, 128, 2
     writer = gguf.GGUFWriter(str(path), arch="clip")
     writer.add_bool("clip.has_vision_encoder", True)
-    writer.add_string("clip.projector_type", "mlp")
+    writer.add_bool("clip.has_audio_encoder", True)
+    # One file, two encoders: each projector type under its own key.
+    writer.add_string("clip.vision.projector_type", "mlp")
+    writer.add_string("clip.audio.projector_type", "ultravox")
     writer.add_uint32("clip.vision.image_size", IMAGE_SIZE)
     writer.add_uint32("clip.vision.patch_size", PATCH)
     writer.add_uint32("clip.vision.embedding_length", n_embd)
@@ -98,7 +103,47 @@ def write_tiny_projector(path: Path, seed: int = 0) -> None:
     writer.add_tensor("mm.0.bias", weights(TEXT_EMBEDDING))
     writer.add_tensor("mm.2.weight", weights(TEXT_EMBEDDING, TEXT_EMBEDDING))
     writer.add_tensor("mm.2.bias", weights(TEXT_EMBEDDING))
+    _audio(writer, weights, ones, zeros)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def _audio(writer: Any, weights: Any, ones: Any, zeros: Any) -> None:
+    """A Whisper-style encoder and an ``ultravox`` projector (facts checked by running it:
+    128 mel bins; convolutions numbered 1 and 2 with biases shaped (n, 1); no key bias;
+    1500 positions; ``mm.a.norm_pre`` / ``mm.a.norm_mid`` present; a stack factor that
+    divides 1500).  Any clip costs 150 tokens: audio is padded to 30 s."""
+    n_embd, n_ff, n_layer, mel, hidden = 64, 128, 2, 128, 256
+    writer.add_uint32("clip.audio.num_mel_bins", mel)
+    writer.add_uint32("clip.audio.embedding_length", n_embd)
+    writer.add_uint32("clip.audio.feed_forward_length", n_ff)
+    writer.add_uint32("clip.audio.projection_dim", TEXT_EMBEDDING)
+    writer.add_uint32("clip.audio.attention.head_count", 4)
+    writer.add_float32("clip.audio.attention.layer_norm_epsilon", 1e-5)
+    writer.add_uint32("clip.audio.block_count", n_layer)
+    writer.add_uint32("clip.audio.projector.stack_factor", AUDIO_STACK)
+    writer.add_tensor("a.conv1d.1.weight", weights(n_embd, mel, 3))
+    writer.add_tensor("a.conv1d.1.bias", weights(n_embd, 1))
+    writer.add_tensor("a.conv1d.2.weight", weights(n_embd, n_embd, 3))
+    writer.add_tensor("a.conv1d.2.bias", weights(n_embd, 1))
+    writer.add_tensor("a.position_embd.weight", weights(1500, n_embd))
+    for i in range(n_layer):
+        for name in ("attn_q", "attn_v", "attn_out"):
+            writer.add_tensor(f"a.blk.{i}.{name}.weight", weights(n_embd, n_embd))
+            writer.add_tensor(f"a.blk.{i}.{name}.bias", weights(n_embd))
+        writer.add_tensor(f"a.blk.{i}.attn_k.weight", weights(n_embd, n_embd))
+        for name in ("ln1", "ln2"):
+            writer.add_tensor(f"a.blk.{i}.{name}.weight", ones(n_embd))
+            writer.add_tensor(f"a.blk.{i}.{name}.bias", zeros(n_embd))
+        writer.add_tensor(f"a.blk.{i}.ffn_up.weight", weights(n_ff, n_embd))
+        writer.add_tensor(f"a.blk.{i}.ffn_up.bias", weights(n_ff))
+        writer.add_tensor(f"a.blk.{i}.ffn_down.weight", weights(n_embd, n_ff))
+        writer.add_tensor(f"a.blk.{i}.ffn_down.bias", weights(n_embd))
+    writer.add_tensor("a.post_ln.weight", ones(n_embd))
+    writer.add_tensor("a.post_ln.bias", zeros(n_embd))
+    writer.add_tensor("mm.a.norm_pre.weight", ones(n_embd * AUDIO_STACK))
+    writer.add_tensor("mm.a.mlp.1.weight", weights(hidden, n_embd * AUDIO_STACK))
+    writer.add_tensor("mm.a.norm_mid.weight", ones(hidden // 2))
+    writer.add_tensor("mm.a.mlp.2.weight", weights(TEXT_EMBEDDING, hidden // 2))
