@@ -1,16 +1,19 @@
 """A tiny random-weight vision + audio projector for the embedded SmolLM2: a plumbing check.
 
-``projector = "tiny-random"`` in an embedded endpoint makes llama.cpp accept images
-and audio without any real multimodal model.  For images: a two-block ViT with random weights and a LLaVA-style
-``mlp`` projector into SmolLM2's 576-wide embeddings.  Its answers are meaningless; what
-it proves is that media, encodings and request shapes work end to end, and that
-prompt tokens (and TTFT) grow with image size.  LLaVA-1.6 "anyres" tiling is on, so a
-64 px image costs 16 + 32 tokens and larger images more, up to 512 px tiles.
+``projector = "tiny-random"`` in an embedded endpoint makes llama.cpp accept images and
+audio without any real multimodal model.  Its answers are meaningless; what it proves is
+that media, encodings and request shapes work end to end, and that prompt tokens (and
+TTFT) grow with image size.
 
-Facts checked against llama.cpp's ``tools/mtmd/clip.cpp`` (and by running it): the
-``mlp`` type needs no special tokens in the text model's vocabulary, needs at least
-two blocks and ``image_mean`` / ``image_std``, and its output width must be the text
-model's embedding width (576 for SmolLM2-135M).
+Images: a two-block ViT with random weights and a LLaVA-style ``mlp`` projector into
+SmolLM2's 576-wide embeddings, with LLaVA-1.6 "anyres" tiling, so a 64 px image costs
+16 + 32 tokens and larger images more, up to 512 px tiles.  Facts checked against
+llama.cpp's ``tools/mtmd/clip.cpp`` and by running it: the ``mlp`` type needs no special
+tokens in the text model's vocabulary, needs at least two blocks and ``image_mean`` /
+``image_std``, and its output width must be the text model's embedding width.
+
+Audio: see :func:`_audio`.  One file holds both encoders, each projector type under its
+own key, so one server accepts text, images and audio.
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ TEXT_EMBEDDING = 576  # SmolLM2-135M's hidden size
 IMAGE_SIZE = 64
 PATCH = 16
 PINPOINTS = (64, 64, 128, 128, 256, 256, 512, 512)
-_VERSION = "2"  # bump when the layout below changes, so cached files are rebuilt
 AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)
-AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)  # bump when the layout below changes, so cached files are rebuilt
+_VERSION = "2"  # bump when the layout below changes, so cached files are rebuilt
 
 
 def tiny_projector_path(cache_dir: Path | None = None) -> Path:
