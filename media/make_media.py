@@ -1,4 +1,4 @@
-"""Regenerate the images in media/ (run from the repository root: python media/make_media.py).
+"""Regenerate media/ (from the repository root: python media/make_media.py [--speech]).
 
 Every image is drawn here with Pillow, so the files are license-clean and their
 content is known exactly: the checks in cases/mm_vision.toml rely on it.
@@ -64,6 +64,57 @@ def main() -> None:
         ("counting", counting),
     ):
         make().save(HERE / f"{name}.png", optimize=True)
+
+
+if __name__ == "__main__":
+    main()
+
+
+# --- audio ------------------------------------------------------------------------------------
+# Speech is made once with Debian's espeak-ng (`python media/make_media.py --speech`) and the
+# WAVs are committed, so tests and CI never need espeak-ng; the tone needs only numpy.
+SPEECH = {
+    "speech-fox": "The quick brown fox jumps over the lazy dog.",
+    "speech-question": "What is the capital of France?",
+}
+
+
+def speech(name: str, text: str) -> None:
+    import subprocess
+
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(HERE / f"{name}.wav"), text], check=True
+    )
+
+
+def tone() -> None:
+    """Two seconds of a 440 Hz sine at 16 kHz: audio with no words in it."""
+    import numpy as np
+    import soundfile
+
+    t = np.arange(0, 2.0, 1 / 16000)
+    soundfile.write(
+        HERE / "tone-440hz.wav",
+        (0.3 * np.sin(2 * np.pi * 440 * t)).astype("float32"),
+        16000,
+        subtype="PCM_16",
+    )
+
+
+def main() -> None:
+    import sys
+
+    for name, make in (
+        ("colour-grid", colour_grid),
+        ("shapes", shapes),
+        ("ocr", ocr),
+        ("counting", counting),
+    ):
+        make().save(HERE / f"{name}.png", optimize=True)
+    tone()
+    if "--speech" in sys.argv:
+        for name, text in SPEECH.items():
+            speech(name, text)
 
 
 if __name__ == "__main__":

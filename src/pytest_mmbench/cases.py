@@ -16,7 +16,7 @@ from typing import Any
 
 from .checks import CheckSpecError, validate_spec
 from .gate import RuleError, parse_rules
-from .media import FORMATS, ImageSpec
+from .media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
 from .modalities import MARKER_MODALITY
 from .tomlfile import TomlFileError, read_toml
 
@@ -46,6 +46,7 @@ class Case:
     load: Mapping[str, Any] | None = None  # a load case: synthetic prompts, one item per point
     gate: Mapping[str, str] = field(default_factory=dict)  # per-case regression limits
     images: tuple[ImageSpec, ...] = ()
+    audio: tuple[AudioSpec, ...] = ()
     source: str = ""
 
     @property
@@ -90,6 +91,7 @@ _KEYS = {
     "load",
     "gate",
     "images",
+    "audio",
 }
 
 
@@ -156,6 +158,26 @@ def _images(value: Any, fail: Any) -> tuple[ImageSpec, ...]:
     return tuple(specs)
 
 
+def _audio(value: Any, fail: Any) -> tuple[AudioSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise fail("audio", 'must be a list of tables like { file = "media/speech.wav" }')
+    specs = []
+    for clip in value:
+        if not isinstance(clip, dict) or not isinstance(clip.get("file"), str):
+            raise fail("audio", 'each clip needs file = "path" (relative to the case file)')
+        unknown = sorted(set(clip) - {"file", "sample_rate", "format"})
+        if unknown:
+            raise fail("audio", f"unknown audio key {unknown[0]!r}; use file, sample_rate, format")
+        rate = clip.get("sample_rate", 16000)
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+            raise fail("audio", f"sample_rate must be a positive whole number, got {rate!r}")
+        fmt = clip.get("format", "wav")
+        if fmt not in AUDIO_FORMATS:
+            raise fail("audio", f"format must be one of {', '.join(AUDIO_FORMATS)}, got {fmt!r}")
+        specs.append(AudioSpec(clip["file"], rate, fmt))
+    return tuple(specs)
+
+
 def parse_case(entry: Any, where: str, source: str = "", require_check: bool = True) -> Case:
     """Validate one case table (also used for requests made from Python tests).
 
@@ -189,6 +211,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     has_prompt = "prompt" in entry or "messages" in entry
     messages = _messages(entry, fail) if load is None or has_prompt else ()
     images = _images(entry["images"], fail) if "images" in entry else ()
+    audio = _audio(entry["audio"], fail) if "audio" in entry else ()
     gate = entry.get("gate", {})
     if not isinstance(gate, dict) or not all(isinstance(v, str) for v in gate.values()):
         raise fail("gate", 'must be a table of limits, e.g. { tok_s = "-20%" }')
@@ -240,6 +263,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         load=load,
         gate=gate,
         images=images,
+        audio=audio,
         source=source,
     )
 

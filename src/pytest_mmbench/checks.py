@@ -134,6 +134,49 @@ def _max_words(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
     return CheckOutcome(False, f"{words} words > limit {value}")
 
 
+def _wer(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
+    """Word error rate of the answer against a reference transcript (jiwer), with both
+    lower-cased and stripped of punctuation, so "The fox." and "the fox" match."""
+    if not isinstance(value, dict) or not isinstance(value.get("reference"), str):
+        raise CheckSpecError('check.wer must be a table: { reference = "...", max = 0.3 }')
+    limit = value.get("max", 0.3)
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit < 0:
+        raise CheckSpecError("check.wer.max must be a number >= 0")
+    try:
+        import jiwer
+    except ImportError:
+        raise CheckSpecError("check.wer needs jiwer: pip install 'pytest-mmbench[media]'") from None
+    reference, hypothesis = _words(value["reference"]), _words(answer)
+    if not hypothesis:
+        return CheckOutcome(False, "empty transcript")
+    rate = float(jiwer.wer(reference, hypothesis))
+    verdict = rate <= limit
+    return CheckOutcome(verdict, f"WER {rate:.2f} {'<=' if verdict else '>'} {limit}")
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[\w']+", text.casefold()))
+
+
+def _max_repetition(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
+    """The answer must not loop: the share of repeated word 3-grams stays under ``value``.
+
+    A model that loops on ambiguous input (seed 000's synthetic tone) repeats the same
+    phrase until max_tokens; a normal answer repeats few 3-grams.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise CheckSpecError("check.max_repetition must be a share between 0 and 1")
+    words = answer.casefold().split()
+    grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+    if not grams:
+        return CheckOutcome(True, "too short to loop")
+    repeated = 1 - len(set(grams)) / len(grams)
+    verdict = repeated <= value
+    return CheckOutcome(
+        verdict, f"{repeated:.0%} of 3-grams repeated ({'<=' if verdict else '>'} {value:.0%})"
+    )
+
+
 def _extract_json(answer: str) -> Any:
     fenced = re.search(r"```(?:json)?\s*(.*?)```", answer, re.DOTALL)
     candidates = [fenced.group(1)] if fenced else []
@@ -163,6 +206,8 @@ CHECKS: dict[str, CheckFn] = {
     "number": _number,
     "json_schema": _json_schema,
     "max_words": _max_words,
+    "wer": _wer,
+    "max_repetition": _max_repetition,
 }
 MODIFIERS = ("case_sensitive", "tolerance")
 

@@ -64,27 +64,91 @@ def encode_image(spec: ImageSpec, base_dir: Path) -> tuple[str, dict[str, Any]]:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", info
 
 
-def with_images(messages: Any, images: list[str]) -> list[dict[str, Any]]:
-    """The messages with the images added as ``image_url`` parts to the last user message."""
+AUDIO_FORMATS = {"wav": "WAV", "flac": "FLAC"}
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """One audio clip of a case: a file, the sample rate to send it at, the encoding."""
+
+    file: str
+    sample_rate: int | None = 16000  # Whisper-style encoders expect 16 kHz; None keeps the file's
+    format: str = "wav"
+
+
+def encode_audio(spec: AudioSpec, base_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(``input_audio`` part, what was sent): mono, resampled, WAV or FLAC, base64."""
+    try:
+        import numpy as np
+        import soundfile
+    except ImportError:
+        raise MediaError(
+            "audio cases need soundfile: pip install 'pytest-mmbench[media]'"
+        ) from None
+    path = Path(spec.file) if Path(spec.file).is_absolute() else base_dir / spec.file
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
+        raise MediaError(f"cannot read audio {path}: {exc}") from None
+    mono = samples.mean(axis=1)
+    if spec.sample_rate and spec.sample_rate != rate:
+        # Linear interpolation: enough for speech benchmarks, and no extra dependency.
+        count = round(len(mono) * spec.sample_rate / rate)
+        mono = np.interp(np.linspace(0, len(mono) - 1, count), np.arange(len(mono)), mono)
+        rate = spec.sample_rate
+    buffer = io.BytesIO()
+    soundfile.write(
+        buffer, mono.astype("float32"), rate, format=AUDIO_FORMATS[spec.format], subtype="PCM_16"
+    )
+    data = buffer.getvalue()
+    part = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(data).decode("ascii"), "format": spec.format},
+    }
+    info = {
+        "kind": "audio",
+        "file": spec.file,
+        "format": spec.format,
+        "sample_rate": rate,
+        "seconds": len(mono) / rate,
+        "bytes": len(data),
+    }
+    return part, info
+
+
+def with_parts(messages: Any, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with media parts appended to the last user message's content."""
     result = [dict(m) for m in messages]
     for message in reversed(result):
         if message.get("role") == "user":
             content = message.get("content")
-            parts = (
+            existing = (
                 list(content)
                 if isinstance(content, list)
                 else [{"type": "text", "text": str(content)}]
             )
-            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images]
-            message["content"] = parts
+            message["content"] = existing + parts
             break
     return result
 
 
+def image_part(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def with_images(messages: Any, images: list[str]) -> list[dict[str, Any]]:
+    """The messages with the images added as ``image_url`` parts to the last user message."""
+    return with_parts(messages, [image_part(url) for url in images])
+
+
 def summarize_media(items: list[dict[str, Any]]) -> dict[str, Any]:
+    images = [i for i in items if i["kind"] == "image"]
+    audio = [i for i in items if i["kind"] == "audio"]
     return {
-        "images": len(items),
-        "pixels": sum(i["pixels"] for i in items),
+        "images": len(images),
+        "pixels": sum(i["pixels"] for i in images),
+        "audio_clips": len(audio),
+        "audio_seconds": sum(i["seconds"] for i in audio),
         "bytes": sum(i["bytes"] for i in items),
         "items": items,
     }

@@ -16,7 +16,7 @@ from .aggregate import energy_figures
 from .cases import Case
 from .client import build_body, build_headers, chat_url
 from .endpoints import Endpoint
-from .media import encode_image, summarize_media, with_images
+from .media import encode_audio, encode_image, image_part, summarize_media, with_parts
 from .results import CaseResult, RoundResult
 from .session import BenchSession
 from .stream import RawStream, stream_chat
@@ -160,9 +160,12 @@ def run_case(
         gate=case.gate or None,
     )
     steps = Rounds(session, endpoint, case, telemetry, result)
-    if case.images:  # encoded once, outside every timed request
-        encoded = [encode_image(spec, Path(case.source).parent) for spec in case.images]
-        steps.messages = with_images(case.messages, [url for url, _ in encoded])
-        result.media = summarize_media([info for _, info in encoded])
+    if case.images or case.audio:  # encoded once, outside every timed request
+        base = Path(case.source).parent
+        images = [encode_image(spec, base) for spec in case.images]
+        clips = [encode_audio(spec, base) for spec in case.audio]
+        parts = [image_part(url) for url, _ in images] + [part for part, _ in clips]
+        steps.messages = with_parts(case.messages, parts)
+        result.media = summarize_media([info for _, info in images + clips])
     driver(steps, rounds)
     return result
