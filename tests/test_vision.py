@@ -117,3 +117,35 @@ def test_image_sweep_on_llama_cpp_with_the_tiny_projector(pytester, write_hosts)
         ttfts.append(metrics["ttft_ms"])
     assert tokens[0] < tokens[1] < tokens[2], tokens  # anyres tiling: more pixels, more tokens
     assert ttfts[0] < ttfts[2], ttfts
+
+
+def test_a_server_that_refuses_images_is_unsupported_not_a_crash(
+    pytester, write_hosts, llama_url
+) -> None:
+    # The shared server has no projector: it declares nothing, but hosts.toml says it
+    # takes images, so the server's refusal is what the report must show.
+    write_hosts(
+        f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
+        'modalities = ["text", "image"]\n'
+    )
+    (pytester.path / "grid.png").write_bytes((REPO / "media" / "colour-grid.png").read_bytes())
+    (pytester.path / "mm_v.toml").write_text(
+        '[[case]]\nid = "grid"\nmodality = "vision"\nprompt = "Colours?"\nmax_tokens = 4\n'
+        'images = [{ file = "grid.png", size = 64 }]\ncheck = { contains = "red" }\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("mm_v.toml", "--mm-endpoints=hosts.toml", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "grid * unsupported",
+            "*endpoint smol refused image input (HTTP 500: image input is not supported*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    document = load_report(pytester.path / "mmbench-report.json")
+    record = records_by_case(document)[("smol", "grid")]
+    assert record["status"] == "unsupported"
+    assert record["unsupported"]["modality"] == "image"
+    assert "image input is not supported" in record["unsupported"]["message"]
+    assert document["summary"]["smol"]["unsupported"] == 1

@@ -72,6 +72,7 @@ def summarize_endpoint(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "failed": sum(1 for r in records if r["status"] == "failed"),
         "errors": sum(1 for r in records if r["status"] == "error"),
         "skipped": sum(1 for r in records if r["status"] == "skipped"),
+        "unsupported": sum(1 for r in records if r["status"] == "unsupported"),
         "pass_rate": passed / len(decided) if decided else None,
         "mean_output_tok_s": mean_or_none(tok_s),
         "mean_e2e_ms": mean_or_none(latency),

@@ -100,6 +100,11 @@ class CaseItem(pytest.Item):
             raise CaseErrored(f"case {self.case.id}: {exc}") from None
         record_extra_info(benchmark, self.result)
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
+        if self.result.status == "unsupported":
+            pytest.skip(
+                f"endpoint {self.endpoint.id} refused {self.result.modality} input "
+                f"({self.result.error})"
+            )
         if self.result.status == "error":
             raise CaseErrored(self.result.error or "request failed")
         if self.result.status == "failed":

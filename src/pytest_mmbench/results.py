@@ -20,7 +20,7 @@ from .stream import RawStream
 SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
 IDENTITY = "mmbench_id"  # user_properties key set at collection, so skips are reported too
-STATUSES = ("passed", "failed", "error", "skipped")
+STATUSES = ("passed", "failed", "error", "unsupported", "skipped")
 
 
 @dataclass
@@ -93,11 +93,19 @@ class CaseResult:
         """error if any round failed to complete; failed if any round's check failed."""
         if not self.rounds:
             return "error"
+        if any(r.error_kind == "unsupported" for r in self.rounds):
+            return "unsupported"  # the server refused this kind of input: not a crash
         if any(r.error for r in self.rounds):
             return "error"
         if self.has_check and not all(r.check and r.check.passed for r in self.rounds):
             return "failed"
         return "passed"
+
+    @property
+    def modality(self) -> str:
+        from .modalities import MARKER_MODALITY
+
+        return MARKER_MODALITY[self.marker]
 
     @property
     def error(self) -> str | None:
@@ -133,6 +141,11 @@ class CaseResult:
             "check": check.to_dict() if check else None,
             "error": self.error,
             "skip_reason": None,
+            **(
+                {"unsupported": {"modality": self.modality, "message": self.error}}
+                if self.status == "unsupported"
+                else {}
+            ),
             "output_tokens_estimated": estimated,
             "rounds": [r.to_dict() for r in self.rounds],
             "summary": self.summary(),

@@ -9,13 +9,20 @@ client out of the measurement.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-ERROR_KINDS = ("http", "timeout", "connect", "stream", "protocol")
+ERROR_KINDS = ("http", "unsupported", "timeout", "connect", "stream", "protocol")
+# A refusal of an input kind, e.g. llama.cpp's HTTP 500 "image input is not supported",
+# vLLM's 400 "... does not support multimodal inputs"; 415 and 422 are used elsewhere.
+_REFUSAL_CODES = (400, 415, 422, 500)
+_REFUSAL = re.compile(
+    r"not supported|unsupported|does not support|no .*(processor|projector)", re.IGNORECASE
+)
 
 
 @dataclass
@@ -133,7 +140,11 @@ def _attempt(
             raw.status_code = response.status_code
             if response.status_code >= 400:
                 text = response.read().decode("utf-8", "replace")
-                raw.fail("http", f"HTTP {response.status_code}: {_error_body(text)}")
+                message = _error_body(text)
+                refused = response.status_code in _REFUSAL_CODES and _REFUSAL.search(message)
+                raw.fail(
+                    "unsupported" if refused else "http", f"HTTP {response.status_code}: {message}"
+                )
             else:
                 for line in response.iter_lines():
                     now = time.perf_counter_ns()

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-STATUS_WORD = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}
+STATUS_WORD = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "error": "ERROR",
+    "skipped": "skip",
+    "unsupported": "unsupported",
+}
 
 
 def _fmt(value: float | None, pattern: str) -> str:
@@ -29,7 +35,7 @@ def cell(record: Mapping[str, Any] | None) -> str:
         status = "FAIL(expected)"
     if record["status"] == "skipped" and "does not accept" in (record.get("skip_reason") or ""):
         return "not applicable"  # seed 000's wording: the endpoint lacks the modality
-    if record["status"] in ("skipped", "error"):
+    if record["status"] in ("skipped", "error", "unsupported"):
         return status
     tok_s = _fmt(_mean(record, "output_tok_s"), "{:.1f}")
     latency = _fmt(_mean(record, "e2e_ms"), "{:.0f}")
