@@ -56,20 +56,6 @@ def counting() -> Image.Image:
     return picture
 
 
-def main() -> None:
-    for name, make in (
-        ("colour-grid", colour_grid),
-        ("shapes", shapes),
-        ("ocr", ocr),
-        ("counting", counting),
-    ):
-        make().save(HERE / f"{name}.png", optimize=True)
-
-
-if __name__ == "__main__":
-    main()
-
-
 # --- audio ------------------------------------------------------------------------------------
 # Speech is made once with Debian's espeak-ng (`python media/make_media.py --speech`) and the
 # WAVs are committed, so tests and CI never need espeak-ng; the tone needs only numpy.
@@ -101,6 +87,31 @@ def tone() -> None:
     )
 
 
+def video() -> None:
+    """8 s of 1280x720 at 8 fps: seconds 0-3 show a blue square, seconds 4-7 a red circle,
+    with the second number written large, so a frame-aware answer can be checked."""
+    import av
+    import numpy as np
+
+    font = ImageFont.load_default(size=160)
+    with av.open(str(HERE / "clip-8s.mp4"), mode="w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        stream.options = {"crf": "32", "preset": "veryfast"}
+        for index in range(64):
+            second = index // 8
+            frame = Image.new("RGB", (1280, 720), "white")
+            draw = ImageDraw.Draw(frame)
+            if second < 4:
+                draw.rectangle((140, 210, 440, 510), fill=COLOURS["blue"])
+            else:
+                draw.ellipse((140, 210, 440, 510), fill=COLOURS["red"])
+            draw.text((760, 260), str(second), fill="black", font=font)
+            picture = av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+
+
 def main() -> None:
     import sys
 
@@ -112,6 +123,7 @@ def main() -> None:
     ):
         make().save(HERE / f"{name}.png", optimize=True)
     tone()
+    video()
     if "--speech" in sys.argv:
         for name, text in SPEECH.items():
             speech(name, text)

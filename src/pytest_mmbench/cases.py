@@ -47,6 +47,7 @@ class Case:
     gate: Mapping[str, str] = field(default_factory=dict)  # per-case regression limits
     images: tuple[ImageSpec, ...] = ()
     audio: tuple[AudioSpec, ...] = ()
+    video: str | None = None  # a video file; sent the way the endpoint takes video
     source: str = ""
 
     @property
@@ -92,6 +93,7 @@ _KEYS = {
     "gate",
     "images",
     "audio",
+    "video",
 }
 
 
@@ -212,6 +214,15 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     messages = _messages(entry, fail) if load is None or has_prompt else ()
     images = _images(entry["images"], fail) if "images" in entry else ()
     audio = _audio(entry["audio"], fail) if "audio" in entry else ()
+    video = entry.get("video")
+    if video is not None:
+        if (
+            not isinstance(video, dict)
+            or not isinstance(video.get("file"), str)
+            or (set(video) - {"file"})
+        ):
+            raise fail("video", 'must be a table like { file = "../media/clip-8s.mp4" }')
+        video = video["file"]
     gate = entry.get("gate", {})
     if not isinstance(gate, dict) or not all(isinstance(v, str) for v in gate.values()):
         raise fail("gate", 'must be a table of limits, e.g. { tok_s = "-20%" }')
@@ -264,6 +275,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         gate=gate,
         images=images,
         audio=audio,
+        video=video,
         source=source,
     )
 

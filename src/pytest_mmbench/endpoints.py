@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from .frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
 from .gate import Requirement, RuleError, parse_requirements
+from .media import VideoSettings
 from .modalities import MODALITIES
 from .telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 from .tomlfile import TomlFileError, read_toml
@@ -66,6 +67,7 @@ class Endpoint:
     gpus: tuple[int, ...] | None = None
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     require: tuple[Requirement, ...] = ()
+    video: VideoSettings = field(default_factory=VideoSettings)
     source: str = ""
     api_key: str | None = field(default=None, repr=False, compare=False)
 
@@ -96,6 +98,11 @@ class Endpoint:
             "gpus": list(self.gpus) if self.gpus is not None else None,
             "telemetry": self.telemetry.describe(),
             "require": [r.text for r in self.require],
+            "video": {
+                "mode": self.video.mode,
+                "fps": self.video.fps,
+                "frame_size": self.video.frame_size,
+            },
         }
 
 
@@ -197,6 +204,11 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
     values = {
         key: parser(where, key, table[key]) for key, parser in _FIELDS.items() if key in table
     }
+    values["video"] = VideoSettings(
+        mode=values.pop("video", "video_url"),
+        fps=values.pop("video_fps", 1.0),
+        frame_size=values.pop("video_frame_size", 448),
+    )
 
     launch = values.get("launch")
     if launch is None and "base_url" not in values:
@@ -354,7 +366,20 @@ _FIELDS: dict[str, Parser] = {
     "gpus": lambda where, key, value: parse_gpus(value, where.error),
     "telemetry": lambda where, key, value: parse_telemetry(value, where.error),
     "require": lambda where, key, value: _requirements(where, key, value),
+    "video": lambda where, key, value: _video_mode(where, key, value),
+    "video_fps": _positive_number,
+    "video_frame_size": _positive_int,
 }
+
+
+def _video_mode(where: _Where, key: str, value: Any) -> str:
+    if value not in ("video_url", "frames"):
+        raise where.error(
+            key,
+            'must be "video_url" (one video part) or "frames" (sampled '
+            f"images), got {_show(value)}",
+        )
+    return str(value)
 
 
 def _requirements(where: _Where, key: str, value: Any) -> tuple[Requirement, ...]:

@@ -144,11 +144,81 @@ def with_images(messages: Any, images: list[str]) -> list[dict[str, Any]]:
 def summarize_media(items: list[dict[str, Any]]) -> dict[str, Any]:
     images = [i for i in items if i["kind"] == "image"]
     audio = [i for i in items if i["kind"] == "audio"]
+    videos = [i for i in items if i["kind"] == "video"]
     return {
         "images": len(images),
         "pixels": sum(i["pixels"] for i in images),
         "audio_clips": len(audio),
         "audio_seconds": sum(i["seconds"] for i in audio),
+        "videos": len(videos),
+        "video_frames_sent": sum(i["frames"] or 0 for i in videos),
         "bytes": sum(i["bytes"] for i in items),
         "items": items,
     }
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How an endpoint takes video (hosts.toml ``video``, ``video_fps``, ``video_frame_size``)."""
+
+    mode: str = "video_url"  # "video_url": the file as one part; "frames": sampled images
+    fps: float = 1.0  # frames mode: frames sampled per second of video
+    frame_size: int = 448  # frames mode: longest side of each sampled frame, px
+
+
+def encode_video(
+    file: str, base_dir: Path, settings: VideoSettings
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(content parts, what was sent) for one video, in the endpoint's chosen shape."""
+    path = Path(file) if Path(file).is_absolute() else base_dir / file
+    try:
+        import av
+    except ImportError:
+        raise MediaError("video cases need PyAV: pip install 'pytest-mmbench[media]'") from None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            seconds = float(container.duration / 1e6) if container.duration else None
+            width, height = stream.codec_context.width, stream.codec_context.height
+            frames = _sample_frames(container, settings) if settings.mode == "frames" else []
+    except (OSError, ValueError, av.error.FFmpegError) as exc:
+        raise MediaError(f"cannot read video {path}: {exc}") from None
+    info: dict[str, Any] = {
+        "kind": "video",
+        "file": file,
+        "format": settings.mode,
+        "width": width,
+        "height": height,
+        "seconds": seconds,
+    }
+    if settings.mode == "video_url":
+        data = path.read_bytes()
+        url = f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}"
+        info.update(bytes=len(data), frames=None, fps=None)
+        return [{"type": "video_url", "video_url": {"url": url}}], info
+    parts, size = [], 0
+    for picture in frames:
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=85)
+        size += buffer.tell()
+        encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+        parts.append(image_part(f"data:image/jpeg;base64,{encoded}"))
+    info.update(bytes=size, frames=len(parts), fps=settings.fps)
+    return parts, info
+
+
+def _sample_frames(container: Any, settings: VideoSettings) -> list[Any]:
+    """One frame per 1/fps seconds, resized so the longest side is ``frame_size``."""
+    picked, next_at = [], 0.0
+    for frame in container.decode(video=0):
+        if frame.time is None or frame.time + 1e-6 < next_at:
+            continue
+        image = frame.to_image()
+        scale = settings.frame_size / max(image.size)
+        if scale < 1:
+            image = image.resize(
+                (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            )
+        picked.append(image)
+        next_at += 1.0 / settings.fps
+    return picked

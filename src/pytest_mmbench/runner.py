@@ -16,7 +16,14 @@ from .aggregate import energy_figures
 from .cases import Case
 from .client import build_body, build_headers, chat_url
 from .endpoints import Endpoint
-from .media import encode_audio, encode_image, image_part, summarize_media, with_parts
+from .media import (
+    encode_audio,
+    encode_image,
+    encode_video,
+    image_part,
+    summarize_media,
+    with_parts,
+)
 from .results import CaseResult, RoundResult
 from .session import BenchSession
 from .stream import RawStream, stream_chat
@@ -160,12 +167,17 @@ def run_case(
         gate=case.gate or None,
     )
     steps = Rounds(session, endpoint, case, telemetry, result)
-    if case.images or case.audio:  # encoded once, outside every timed request
+    if case.images or case.audio or case.video:  # encoded once, outside every timed request
         base = Path(case.source).parent
         images = [encode_image(spec, base) for spec in case.images]
         clips = [encode_audio(spec, base) for spec in case.audio]
         parts = [image_part(url) for url, _ in images] + [part for part, _ in clips]
+        infos = [info for _, info in images + clips]
+        if case.video:
+            video_parts, video_info = encode_video(case.video, base, endpoint.video)
+            parts += video_parts
+            infos.append(video_info)
         steps.messages = with_parts(case.messages, parts)
-        result.media = summarize_media([info for _, info in images + clips])
+        result.media = summarize_media(infos)
     driver(steps, rounds)
     return result
