@@ -149,3 +149,24 @@ def test_a_server_that_refuses_images_is_unsupported_not_a_crash(
     assert record["unsupported"]["modality"] == "image"
     assert "image input is not supported" in record["unsupported"]["message"]
     assert document["summary"]["smol"]["unsupported"] == 1
+
+
+def test_http_image_urls_pass_through(tmp_path: Path) -> None:
+    path = tmp_path / "mm_v.toml"
+    path.write_text(
+        '[[case]]\nid = "web"\nmodality = "vision"\nprompt = "What is this?"\n'
+        'images = [{ url = "https://example.org/cat.png" }]\n'
+        'check = { contains = "cat" }\n',
+        encoding="utf-8",
+    )
+    (case,) = load_case_file(path)
+    url, info = encode_image(case.images[0], tmp_path)
+    assert url == "https://example.org/cat.png" and info["format"] == "url"
+    bad = tmp_path / "mm_bad.toml"
+    bad.write_text(
+        '[[case]]\nid = "x"\nmodality = "vision"\nprompt = "p"\n'
+        'images = [{ url = "ftp://x" }]\ncheck = { contains = "a" }\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CaseError, match="url must be an http"):
+        load_case_file(bad)

@@ -145,8 +145,17 @@ def _images(value: Any, fail: Any) -> tuple[ImageSpec, ...]:
         raise fail("images", 'must be a list of tables like { file = "media/x.png", size = 512 }')
     specs = []
     for image in value:
+        url = image.get("url") if isinstance(image, dict) else None
+        if isinstance(url, str):
+            if not url.startswith(("http://", "https://")) or set(image) - {"url"}:
+                raise fail("images", 'url must be an http(s) URL, alone: { url = "https://..." }')
+            specs.append(ImageSpec(url, url=url))
+            continue
         if not isinstance(image, dict) or not isinstance(image.get("file"), str):
-            raise fail("images", 'each image needs file = "path" (relative to the case file)')
+            raise fail(
+                "images",
+                'each image needs file = "path" (relative to the case file) or url = "https://..."',
+            )
         unknown = sorted(set(image) - {"file", "size", "format"})
         if unknown:
             raise fail("images", f"unknown image key {unknown[0]!r}; use file, size, format")

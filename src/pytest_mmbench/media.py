@@ -27,6 +27,7 @@ class ImageSpec:
     file: str
     size: int | None = None  # longest side in px; None sends the file's own size
     format: str = "png"
+    url: str | None = None  # an http(s) URL the server fetches itself, instead of a file
 
     def describe(self) -> dict[str, Any]:
         return {"file": self.file, "size": self.size, "format": self.format}
@@ -34,6 +35,16 @@ class ImageSpec:
 
 def encode_image(spec: ImageSpec, base_dir: Path) -> tuple[str, dict[str, Any]]:
     """(data URL, what was sent) for one image."""
+    if spec.url is not None:  # the server fetches it: nothing to measure here
+        return spec.url, {
+            "kind": "image",
+            "file": spec.url,
+            "format": "url",
+            "width": None,
+            "height": None,
+            "pixels": 0,
+            "bytes": 0,
+        }
     try:
         from PIL import Image
     except ImportError:

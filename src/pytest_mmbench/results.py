@@ -129,6 +129,22 @@ class CaseResult:
             figures[name] = spread((r.telemetry or {}).get(name) for r in done)
         return figures
 
+    def _media_with_energy(self) -> dict[str, Any]:
+        """What was sent, plus joules per image / audio second / video frame where the
+        request's energy was measured (null with the reason otherwise)."""
+        media = dict(self.media or {})
+        energy = self.summary()["energy_j"]["mean"]
+        units = {
+            "j_per_image": media.get("images"),
+            "j_per_audio_second": media.get("audio_seconds"),
+            "j_per_video_frame": media.get("video_frames_sent"),
+        }
+        for key, count in units.items():
+            media[key] = energy / count if energy is not None and count else None
+        if energy is None:
+            media["energy_missing"] = "no energy figure for this case (see its telemetry)"
+        return media
+
     def to_dict(self) -> dict[str, Any]:
         check = self.first_failed_check or (self.rounds[-1].check if self.rounds else None)
         estimated = any(r.metrics.output_tokens_estimated for r in self.rounds)
@@ -151,7 +167,7 @@ class CaseResult:
             "summary": self.summary(),
             "telemetry_context": dict(self.telemetry_context) if self.telemetry_context else None,
             **({"gate": dict(self.gate)} if self.gate else {}),
-            **({"media": dict(self.media)} if self.media else {}),
+            **({"media": self._media_with_energy()} if self.media else {}),
         }
 
 
