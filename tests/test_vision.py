@@ -94,20 +94,20 @@ def test_image_sweep_on_llama_cpp_with_the_tiny_projector(pytester, write_hosts)
     (pytester.path / "grid.png").write_bytes((REPO / "media" / "colour-grid.png").read_bytes())
     (pytester.path / "mm_v.toml").write_text(
         '[[case]]\nid = "grid"\nmodality = "vision"\nprompt = "Colours?"\nmax_tokens = 4\n'
-        'images = [{ file = "grid.png", size = [64, 128, 256] }]\ncheck = { contains = "red" }\n',
+        'images = [{ file = "grid.png", size = [128, 256, 512] }]\ncheck = { contains = "red" }\n',
         encoding="utf-8",
     )
     result = pytester.runpytest_inprocess("mm_v.toml", "--mm-endpoints=hosts.toml", "-rs")
     result.assert_outcomes(failed=3, skipped=3)  # random answers fail; textonly skips
     result.stdout.fnmatch_lines(
         [
-            "*case grid-64px failed its check on endpoint mm*",
+            "*case grid-128px failed its check on endpoint mm*",
             "*endpoint textonly does not accept image*",
         ]
     )
     records = records_by_case(load_report(pytester.path / "mmbench-report.json"))
     tokens, ttfts = [], []
-    for size in (64, 128, 256):
+    for size in (128, 256, 512):
         record = records[("mm", f"grid-{size}px")]
         assert record["status"] == "failed" and record["answer"]  # the answer is shown
         metrics = record["rounds"][0]["metrics"]

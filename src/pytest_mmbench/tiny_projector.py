@@ -6,11 +6,13 @@ that media, encodings and request shapes work end to end, and that prompt tokens
 TTFT) grow with image size.
 
 Images: a two-block ViT with random weights and a LLaVA-style ``mlp`` projector into
-SmolLM2's 576-wide embeddings, with LLaVA-1.6 "anyres" tiling, so a 64 px image costs
-16 + 32 tokens and larger images more, up to 512 px tiles.  Facts checked against
-llama.cpp's ``tools/mtmd/clip.cpp`` and by running it: the ``mlp`` type needs no special
-tokens in the text model's vocabulary, needs at least two blocks and ``image_mean`` /
-``image_std``, and its output width must be the text model's embedding width.
+SmolLM2's 576-wide embeddings, with LLaVA-1.6 "anyres" tiling: 64 px patches, 4 tokens
+per 128 px tile plus a base view, tiled up to 2048 px, so prompt tokens grow over the whole
+256-2048 px sweep of seed 001 and a 2048 px image still fits a 2048-token context.
+Facts checked against llama.cpp's ``tools/mtmd/clip.cpp`` and by running it: the ``mlp``
+type needs no special tokens in the text model's vocabulary, needs at least two blocks
+and ``image_mean`` / ``image_std``, and its output width must be the text model's
+embedding width.
 
 Audio: see :func:`_audio`.  One file holds both encoders, each projector type under its
 own key, so one server accepts text, images and audio.
@@ -24,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 TEXT_EMBEDDING = 576  # SmolLM2-135M's hidden size
-IMAGE_SIZE = 64
-PATCH = 16
-PINPOINTS = (64, 64, 128, 128, 256, 256, 512, 512)
+IMAGE_SIZE = 128
+PATCH = 64  # 4 tokens per 128 px tile: cheap enough to tile up to 2048 px on a CPU
+PINPOINTS = (128, 128, 256, 256, 512, 512, 1024, 1024, 2048, 2048)
 AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)
-_VERSION = "2"  # bump when the layout below changes, so cached files are rebuilt
+_VERSION = "4"  # bump when the layout below changes, so cached files are rebuilt
 
 
 def tiny_projector_path(cache_dir: Path | None = None) -> Path:
