@@ -170,3 +170,58 @@ def test_http_image_urls_pass_through(tmp_path: Path) -> None:
     )
     with pytest.raises(CaseError, match="url must be an http"):
         load_case_file(bad)
+
+
+def test_python_tests_send_media_through_mm_bench(pytester, write_hosts, fault_server) -> None:
+    write_hosts(
+        f'[endpoints.fake]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n'
+        'modalities = ["text", "image"]\n'
+    )
+    (pytester.path / "grid.png").write_bytes((REPO / "media" / "colour-grid.png").read_bytes())
+    pytester.makepyfile(
+        test_media="""
+        import pytest
+
+        @pytest.mark.vision
+        def test_grid(mm_bench):
+            result = mm_bench.chat("Colours?", images=[{"file": "grid.png", "size": 100}],
+                                   max_tokens=4)
+            assert result.media["images"] == 1
+        """
+    )
+    pytester.runpytest_inprocess("--mm-endpoints=hosts.toml").assert_outcomes(passed=1)
+    (request,) = [r["body"] for r in fault_server.requests if r["body"].get("stream")]
+    parts = request["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "Colours?"}
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    record = load_report(pytester.path / "mmbench-report.json")["records"][0]
+    assert record["media"]["items"][0]["width"] == 100
+
+
+def test_energy_per_image_when_energy_was_measured() -> None:
+    from pytest_mmbench.checks import CheckOutcome
+    from pytest_mmbench.metrics import RequestMetrics
+    from pytest_mmbench.results import CaseResult, RoundResult
+
+    result = CaseResult(
+        endpoint="e",
+        case_id="c",
+        marker="vision",
+        media={
+            "images": 2,
+            "pixels": 10,
+            "audio_seconds": 0,
+            "video_frames_sent": 0,
+            "bytes": 1,
+            "items": [],
+        },
+    )
+    round_ = RoundResult(
+        0, RequestMetrics(), "a", "", "stop", 200, CheckOutcome(True, "ok"), None, None, None
+    )
+    round_.telemetry = {"energy_j": 30.0}
+    result.rounds.append(round_)
+    media = result.to_dict()["media"]
+    assert media["j_per_image"] == pytest.approx(15.0)
+    assert media["j_per_audio_second"] is None and media["j_per_video_frame"] is None
+    assert "energy_missing" not in media

@@ -56,6 +56,9 @@ class Bench:
         temperature: float = 0.0,
         seed: int | None = DEFAULT_SEED,
         extra_body: Mapping[str, Any] | None = None,
+        images: Sequence[Mapping[str, Any]] | None = None,
+        audio: Sequence[Mapping[str, Any]] | None = None,
+        video: Mapping[str, Any] | None = None,
     ) -> CaseResult:
         """Run one measured request (``--mm-rounds`` times) and record it on the report.
 
@@ -81,8 +84,16 @@ class Bench:
                 entry["system"] = system
         if check is not None:
             entry["check"] = dict(check)
+        # Media as in case files ({"file": ..., "size": ...}); paths relative to the test file.
+        for key, value in (("images", images), ("audio", audio)):
+            if value is not None:
+                entry[key] = [dict(v) for v in value]
+        if video is not None:
+            entry["video"] = dict(video)
         try:
-            case = parse_case(entry, self._item.nodeid, require_check=False)
+            case = parse_case(
+                entry, self._item.nodeid, source=str(self._item.path), require_check=False
+            )
         except CaseError as exc:
             raise ValueError(f"mm_bench.chat: {exc}") from None
         case = dataclasses.replace(case, id=case_id)
