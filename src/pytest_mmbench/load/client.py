@@ -44,7 +44,8 @@ class RequestRecord:
 
     index: int
     due_ns: int  # when the request was due (arrival time, or a free slot in a closed loop)
-    sent_ns: int = 0  # when it actually went out: sent - due is our own queueing
+    sent_ns: int = 0  # when the (last) attempt went out: TTFT vs the server uses this
+    first_sent_ns: int = 0  # when it first went out: first_sent - due is our own queueing
     token_ns: list[int] = field(default_factory=list)
     finish_ns: int | None = None
     end_ns: int | None = None
@@ -83,6 +84,7 @@ async def _attempt(
     timeout_s: float,
 ) -> None:
     record.sent_ns = time.perf_counter_ns()
+    record.first_sent_ns = record.first_sent_ns or record.sent_ns
     deadline = record.sent_ns + int(timeout_s * 1e9)
     pending = b""
     try:

@@ -86,7 +86,9 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "e2e_ms": distribution([(r.end_ns - r.due_ns) / 1e6 for r in done if r.end_ns]),
         "itl_ms": distribution(itl),
         "tpot_ms": distribution(tpots),
-        "queue_ms": distribution([(r.sent_ns - r.due_ns) / 1e6 for r in run.records]),
+        "queue_ms": distribution(
+            [((r.first_sent_ns or r.sent_ns) - r.due_ns) / 1e6 for r in run.records]
+        ),
         "request_output_tok_s": distribution(per_request_tok_s),
         "output_tokens": distribution([float(t) for t in out_tokens]),
         "input_tokens": distribution([float(t) for t in in_tokens]),
