@@ -87,14 +87,14 @@ def test_regression_gate_against_a_real_baseline(pytester, llama_url, slow_proxy
         slowed,
         "--mm-report=slow.json",
         "--mm-baseline=base.json",
-        "--mm-fail-on=tok_s:-10%,passed:-0",
+        "--mm-fail-on=tok_s:-25%,passed:-0",
     )
     slow.assert_outcomes(passed=1)  # the test passed; the gate fails the run
     assert slow.ret == pytest.ExitCode.TESTS_FAILED
     slow.stdout.fnmatch_lines(
         [
-            "gate vs *base.json (tok_s:-10%, passed:-0): 1 ok, 1 FAIL*",
-            "FAIL smol/capital: tok_s * -> * (-*%, limit -10%)",
+            "gate vs *base.json (tok_s:-25%, passed:-0): 1 ok, 1 FAIL*",
+            "FAIL smol/capital: tok_s * -> * (-*%, limit -25%)",
             "*1 passed in*",
         ]
     )
@@ -107,10 +107,11 @@ def test_regression_gate_against_a_real_baseline(pytester, llama_url, slow_proxy
         direct,
         "--mm-report=rerun.json",
         "--mm-baseline=base.json",
-        "--mm-fail-on=tok_s:-10%,passed:-0",
+        "--mm-fail-on=tok_s:-25%,passed:-0",
     )
     assert rerun.ret == pytest.ExitCode.OK, rerun.stdout.str()
-    rerun.stdout.fnmatch_lines(["gate vs *base.json (tok_s:-10%, passed:-0): 2 ok, 0 FAIL*"])
+    # Unchanged: "ok", or "within noise" when a busy machine moved tok/s -- never FAIL.
+    rerun.stdout.fnmatch_lines(["gate vs *base.json (tok_s:-25%, passed:-0): * 0 FAIL*"])
 
     # The console script gives the same verdicts from the stored reports.
     capsys.readouterr()
@@ -119,7 +120,7 @@ def test_regression_gate_against_a_real_baseline(pytester, llama_url, slow_proxy
             "compare",
             str(pytester.path / "base.json"),
             str(pytester.path / "slow.json"),
-            "--fail-on=tok_s:-10%,passed:-0",
+            "--fail-on=tok_s:-25%,passed:-0",
         ]
     )
     printed = capsys.readouterr().out
