@@ -17,6 +17,7 @@ import pytest
 
 from .benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
 from .cases import Case, CaseError, load_case_file
+from .checks import CheckSpecError
 from .endpoints import Endpoint
 from .load.plan import LoadPoint, PlanError, load_points
 from .load.run import LOAD_PROPERTY, LoadSetupError, run_load_point
@@ -96,7 +97,7 @@ class CaseItem(pytest.Item):
             )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
-        except MediaError as exc:
+        except (MediaError, CheckSpecError) as exc:  # e.g. an optional library is missing
             raise CaseErrored(f"case {self.case.id}: {exc}") from None
         record_extra_info(benchmark, self.result)
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
