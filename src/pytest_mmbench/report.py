@@ -24,7 +24,14 @@ import pytest
 from . import __version__
 from .aggregate import endpoint_energy, summarize_endpoint
 from .load.run import LOAD_PROPERTY
-from .results import IDENTITY, PROPERTY, SCHEMA_VERSION, error_record, skipped_record
+from .results import (
+    IDENTITY,
+    PROPERTY,
+    SCHEMA_VERSION,
+    error_record,
+    find_property,
+    skipped_record,
+)
 
 
 def _now() -> str:
@@ -66,10 +73,10 @@ class ReportCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        load_row = _property(report, LOAD_PROPERTY)
+        load_row = find_property(report.user_properties, LOAD_PROPERTY)
         if load_row is not None and report.when == "call":
             self.load_rows[report.nodeid] = {**load_row, "pytest_outcome": report.outcome}
-        identity = _property(report, IDENTITY)
+        identity = find_property(report.user_properties, IDENTITY)
         if identity is None:
             return
         finished: list[dict[str, Any]] = [
@@ -162,13 +169,6 @@ class ReportCollector:
             Path(tmp).unlink(missing_ok=True)
             raise
         self.written = self.report_path
-
-
-def _property(report: pytest.TestReport, key: str) -> Any:
-    for name, value in report.user_properties:
-        if name == key:
-            return value
-    return None
 
 
 def _outcome(report: pytest.TestReport) -> str:

@@ -20,7 +20,6 @@ from .stream import RawStream
 SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
 IDENTITY = "mmbench_id"  # user_properties key set at collection, so skips are reported too
-STATUSES = ("passed", "failed", "error", "unsupported", "skipped")
 
 
 @dataclass

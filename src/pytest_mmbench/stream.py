@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 
-ERROR_KINDS = ("http", "unsupported", "timeout", "connect", "stream", "protocol")
 # A refusal of an input kind, e.g. llama.cpp's HTTP 500 "image input is not supported",
 # vLLM's 400 "... does not support multimodal inputs"; 415 and 422 are used elsewhere.
 _REFUSAL_CODES = (400, 415, 422, 500)
