@@ -30,7 +30,7 @@ IMAGE_SIZE = 128
 PATCH = 64  # 4 tokens per 128 px tile: cheap enough to tile up to 2048 px on a CPU
 PINPOINTS = (128, 128, 256, 256, 512, 512, 1024, 1024, 2048, 2048)
 AUDIO_STACK = 10  # must divide the 1500 encoder positions (8 crashed the server)
-_VERSION = "4"  # bump when the layout below changes, so cached files are rebuilt
+_VERSION = "5"  # bump when the layout below changes, so cached files are rebuilt
 
 
 def tiny_projector_path(cache_dir: Path | None = None) -> Path:
@@ -91,17 +91,7 @@ def write_tiny_projector(path: Path, seed: int = 0) -> None:
     writer.add_tensor("v.position_embd.weight", weights(positions, n_embd))
     writer.add_tensor("v.pre_ln.weight", ones(n_embd))
     writer.add_tensor("v.pre_ln.bias", zeros(n_embd))
-    for i in range(n_layer):
-        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
-            writer.add_tensor(f"v.blk.{i}.{name}.weight", weights(n_embd, n_embd))
-            writer.add_tensor(f"v.blk.{i}.{name}.bias", weights(n_embd))
-        for name in ("ln1", "ln2"):
-            writer.add_tensor(f"v.blk.{i}.{name}.weight", ones(n_embd))
-            writer.add_tensor(f"v.blk.{i}.{name}.bias", zeros(n_embd))
-        writer.add_tensor(f"v.blk.{i}.ffn_up.weight", weights(n_ff, n_embd))
-        writer.add_tensor(f"v.blk.{i}.ffn_up.bias", weights(n_ff))
-        writer.add_tensor(f"v.blk.{i}.ffn_down.weight", weights(n_embd, n_ff))
-        writer.add_tensor(f"v.blk.{i}.ffn_down.bias", weights(n_embd))
+    _blocks(writer, "v", n_layer, n_embd, n_ff, weights, ones, zeros, key_bias=True)
     writer.add_tensor("model.image_newline", weights(TEXT_EMBEDDING))
     writer.add_tensor("mm.0.weight", weights(TEXT_EMBEDDING, n_embd))
     writer.add_tensor("mm.0.bias", weights(TEXT_EMBEDDING))
@@ -112,6 +102,33 @@ def write_tiny_projector(path: Path, seed: int = 0) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def _blocks(
+    writer: Any,
+    prefix: str,
+    n_layer: int,
+    n_embd: int,
+    n_ff: int,
+    weights: Any,
+    ones: Any,
+    zeros: Any,
+    key_bias: bool,
+) -> None:
+    """Pre-norm transformer blocks as clip.cpp names them (``<prefix>.blk.<i>.*``).
+    The audio encoder has no key bias (Whisper's layout); the vision encoder has one."""
+    for i in range(n_layer):
+        for name in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            writer.add_tensor(f"{prefix}.blk.{i}.{name}.weight", weights(n_embd, n_embd))
+            if name != "attn_k" or key_bias:
+                writer.add_tensor(f"{prefix}.blk.{i}.{name}.bias", weights(n_embd))
+        for name in ("ln1", "ln2"):
+            writer.add_tensor(f"{prefix}.blk.{i}.{name}.weight", ones(n_embd))
+            writer.add_tensor(f"{prefix}.blk.{i}.{name}.bias", zeros(n_embd))
+        writer.add_tensor(f"{prefix}.blk.{i}.ffn_up.weight", weights(n_ff, n_embd))
+        writer.add_tensor(f"{prefix}.blk.{i}.ffn_up.bias", weights(n_ff))
+        writer.add_tensor(f"{prefix}.blk.{i}.ffn_down.weight", weights(n_embd, n_ff))
+        writer.add_tensor(f"{prefix}.blk.{i}.ffn_down.bias", weights(n_embd))
 
 
 def _audio(writer: Any, weights: Any, ones: Any, zeros: Any) -> None:
@@ -133,18 +150,7 @@ def _audio(writer: Any, weights: Any, ones: Any, zeros: Any) -> None:
     writer.add_tensor("a.conv1d.2.weight", weights(n_embd, n_embd, 3))
     writer.add_tensor("a.conv1d.2.bias", weights(n_embd, 1))
     writer.add_tensor("a.position_embd.weight", weights(1500, n_embd))
-    for i in range(n_layer):
-        for name in ("attn_q", "attn_v", "attn_out"):
-            writer.add_tensor(f"a.blk.{i}.{name}.weight", weights(n_embd, n_embd))
-            writer.add_tensor(f"a.blk.{i}.{name}.bias", weights(n_embd))
-        writer.add_tensor(f"a.blk.{i}.attn_k.weight", weights(n_embd, n_embd))
-        for name in ("ln1", "ln2"):
-            writer.add_tensor(f"a.blk.{i}.{name}.weight", ones(n_embd))
-            writer.add_tensor(f"a.blk.{i}.{name}.bias", zeros(n_embd))
-        writer.add_tensor(f"a.blk.{i}.ffn_up.weight", weights(n_ff, n_embd))
-        writer.add_tensor(f"a.blk.{i}.ffn_up.bias", weights(n_ff))
-        writer.add_tensor(f"a.blk.{i}.ffn_down.weight", weights(n_embd, n_ff))
-        writer.add_tensor(f"a.blk.{i}.ffn_down.bias", weights(n_embd))
+    _blocks(writer, "a", n_layer, n_embd, n_ff, weights, ones, zeros, key_bias=False)
     writer.add_tensor("a.post_ln.weight", ones(n_embd))
     writer.add_tensor("a.post_ln.bias", zeros(n_embd))
     writer.add_tensor("mm.a.norm_pre.weight", ones(n_embd * AUDIO_STACK))
