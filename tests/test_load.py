@@ -9,8 +9,7 @@ import pytest
 
 from pytest_mmbench.endpoints import Endpoint
 from pytest_mmbench.load.arrivals import arrival_offsets
-from pytest_mmbench.load.client import RequestRecord
-from pytest_mmbench.load.engine import PointRun, Target, request_bodies, run_point
+from pytest_mmbench.load.engine import PointRun, Target, run_point
 from pytest_mmbench.load.figures import point_row
 from pytest_mmbench.load.plan import (
     LoadPoint,
@@ -19,6 +18,9 @@ from pytest_mmbench.load.plan import (
     load_points,
     parse_slo,
 )
+from pytest_mmbench.request.body import build_body, encode
+from pytest_mmbench.request.sse import ChunkParser
+from pytest_mmbench.request.trace import Trace
 from support import REPO, load_report
 
 MS = 1_000_000
@@ -54,19 +56,34 @@ def request(
     end: float,
     out: int | None = None,
     error: str | None = None,
-) -> RequestRecord:
-    return RequestRecord(
+) -> Trace:
+    return Trace(
         index=index,
         due_ns=int(due * MS),
         sent_ns=int(sent * MS),
+        first_sent_ns=int(sent * MS),
         token_ns=[int(t * MS) for t in tokens],
+        first_content_ns=int(tokens[0] * MS) if tokens else None,
         finish_ns=int(tokens[-1] * MS) if tokens else None,
         end_ns=int(end * MS),
-        output_tokens=out,
-        input_tokens=10,
+        usage={"prompt_tokens": 10, "completion_tokens": out} if out is not None else None,
         error=error,
         error_kind="http" if error else None,
     )
+
+
+def request_bodies(
+    model: str, messages: list[list[dict[str, str]]], point: LoadPoint
+) -> list[bytes]:
+    endpoint = Endpoint(id="e", model=model, base_url="http://unused/v1")
+    return [
+        encode(
+            build_body(
+                endpoint, m, max_tokens=point.output_tokens, exact_length=point.ignore_eos
+            )
+        )
+        for m in messages
+    ]
 
 
 def test_point_row_figures() -> None:
@@ -142,13 +159,13 @@ def test_queueing_is_zero_below_the_limit_and_measured_above_it(fault_server) ->
     target, _ = target_for(fault_server.url, "fault:ok")
     messages = [[{"role": "user", "content": f"hi {i}"}] for i in range(12)]
     closed = LoadPoint(concurrency=4, requests=12, output_tokens=4)
-    row = point_row(run_point(target, closed, request_bodies("fault:ok", messages, closed, {})), {})
+    row = point_row(run_point(target, closed, request_bodies("fault:ok", messages, closed)), {})
     assert row["completed"] == 12 and row["queue_ms"]["p99"] < 1.0
     # open loop, 12 arrivals at 200/s but one slot: later requests wait for it, and show it
     opened = LoadPoint(
         concurrency=None, rate=200.0, max_concurrency=1, requests=12, output_tokens=4, seed=3
     )
-    run = run_point(target, opened, request_bodies("fault:ok", messages, opened, {}))
+    run = run_point(target, opened, request_bodies("fault:ok", messages, opened))
     row = point_row(run, {})
     assert row["completed"] == 12 and row["queue_ms"]["max"] > 50
     assert row["e2e_ms"]["max"] >= row["queue_ms"]["max"]  # latency includes the wait
@@ -158,7 +175,7 @@ def test_processes_split_the_load_and_merge_results(fault_server) -> None:
     target, _ = target_for(fault_server.url, "fault:ok")
     messages = [[{"role": "user", "content": f"hi {i}"}] for i in range(10)]
     point = LoadPoint(concurrency=4, requests=10, output_tokens=4, processes=2)
-    run = run_point(target, point, request_bodies("fault:ok", messages, point, {}))
+    run = run_point(target, point, request_bodies("fault:ok", messages, point))
     assert run.processes == 2 and sorted(r.index for r in run.records) == list(range(10))
     assert point_row(run, {})["completed"] == 10
 
@@ -247,10 +264,8 @@ def test_load_options_are_checked(pytester) -> None:
     ],
 )
 def test_chunk_scan_handles_compact_and_spaced_json(line: bytes, token: bool, finish: bool) -> None:
-    from pytest_mmbench.load.client import _line
-
-    record = RequestRecord(index=0, due_ns=0)
-    _line(line, 5, record)
+    record = Trace()
+    ChunkParser(record).line(line, 5)
     assert bool(record.token_ns) is token and (record.finish_ns is not None) is finish
 
 
@@ -272,7 +287,8 @@ def test_image_points_send_a_distinct_image_per_request(
     result.assert_outcomes(passed=2, skipped=2)
     result.stdout.fnmatch_lines(["*endpoint textonly does not accept image*"])
     streamed = [r["body"] for r in fault_server.requests if r["body"].get("stream")]
-    contents = [body["messages"][0]["content"] for body in streamed]
+    measured = [body for body in streamed if body["max_tokens"] == 4]  # not the 1-token probe
+    contents = [body["messages"][0]["content"] for body in measured]
     images = [
         part["image_url"]["url"]
         for content in contents

@@ -9,14 +9,15 @@ import pytest
 
 from pytest_mmbench.aggregate import percentile, spread, summarize_endpoint
 from pytest_mmbench.metrics import NUMERIC_METRICS, compute
-from pytest_mmbench.stream import RawStream
+from pytest_mmbench.request.trace import Trace
 
 MS = 1_000_000
 
 
-def stream(deltas_ms: list[float], end_ms: float, usage: dict[str, object] | None) -> RawStream:
-    raw = RawStream(start_ns=0, end_ns=int(end_ms * MS), finish_reason="stop")
-    raw.delta_ns = [int(t * MS) for t in deltas_ms]
+def stream(deltas_ms: list[float], end_ms: float, usage: dict[str, object] | None) -> Trace:
+    raw = Trace(sent_ns=0, end_ns=int(end_ms * MS), finish_reason="stop")
+    raw.token_ns = [int(t * MS) for t in deltas_ms]
+    raw.first_content_ns = raw.token_ns[0] if raw.token_ns else None
     raw.content_deltas = len(deltas_ms)
     raw.usage = usage
     return raw
@@ -34,7 +35,9 @@ def test_figures_follow_the_stated_definitions() -> None:
     assert m.output_tok_s == pytest.approx(4 / 0.2)  # seed 000: output tokens / e2e time
     assert m.itl_p50_ms == pytest.approx(20)
     assert m.input_tokens == 12 and m.output_tokens == 4
-    assert not m.output_tokens_estimated and m.missing == {}
+    assert m.ttfo_ms == pytest.approx(100) and m.tokens_per_chunk == pytest.approx(1.0)
+    assert not m.output_tokens_estimated
+    assert m.missing == {"cached_tokens": "server did not report usage.prompt_tokens_details"}
 
 
 def test_decode_span_ends_at_finish_chunk_so_an_unstreamed_eos_counts() -> None:
@@ -61,7 +64,7 @@ def test_single_token_has_no_decode_rate_and_says_why() -> None:
 
 
 def test_failed_request_has_no_figures_only_reasons() -> None:
-    raw = RawStream(start_ns=0, end_ns=5 * MS)
+    raw = Trace(sent_ns=0, end_ns=5 * MS)
     raw.fail("http", "HTTP 500: boom")
     m = compute(raw)
     for name in NUMERIC_METRICS:
@@ -103,10 +106,14 @@ def test_spread_over_rounds_skips_missing_and_never_invents_zero() -> None:
         "mean": 12.0,
         "stddev": pytest.approx(math.sqrt(8)),
         "min": 10.0,
+        "p50": 12.0,
+        "p90": pytest.approx(13.6),
+        "p99": pytest.approx(13.96),
         "max": 14.0,
         "n": 2,
     }
-    assert spread([None]) == {"mean": None, "stddev": None, "min": None, "max": None, "n": 0}
+    empty = spread([None])
+    assert empty.pop("n") == 0 and set(empty.values()) == {None}
     assert spread([5.0])["stddev"] is None
 
 

@@ -157,7 +157,11 @@ def test_rounds_and_warmup(pytester, write_hosts, fault_server) -> None:
         "mm_one.toml", "--mm-endpoints=hosts.toml", "--mm-rounds=3", "--mm-warmup=2"
     )
     result.assert_outcomes(passed=2)
-    assert len(fault_server.requests) == 2 + 2 * 3  # warm-up once per endpoint, not per case
+    chats = [r for r in fault_server.requests if "messages" in r["body"]]
+    measured = [r for r in chats if r["body"]["max_tokens"] != 1]
+    assert len(measured) == 2 + 2 * 3  # warm-up once per endpoint, not per case
+    probe = [r for r in chats if r["body"]["max_tokens"] == 1]
+    assert len(probe) == 2  # the capability probe: once per endpoint, 2 tiny requests
     document = load_report(pytester.path / "mmbench-report.json")
     assert document["run"]["rounds"] == 3 and document["run"]["warmup"] == 2
     assert document["endpoints"][0]["runtime"]["warmup_requests"] == 2

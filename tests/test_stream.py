@@ -7,35 +7,39 @@ import socket
 import httpx
 import pytest
 
-from pytest_mmbench.client import build_body, build_headers, chat_url
 from pytest_mmbench.endpoints import Endpoint
-from pytest_mmbench.stream import RawStream, SSEAccumulator, stream_chat
+from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode
+from pytest_mmbench.request.sse import ChunkParser
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.request.transport import stream_sync
 
 
-def run(url: str, model: str, timeout_s: float = 10.0) -> RawStream:
+def run(url: str, model: str, timeout_s: float = 10.0) -> Trace:
     endpoint = Endpoint(id="fake", model=model, base_url=url)
     body = build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8)
     with httpx.Client(timeout=timeout_s) as client:
-        return stream_chat(client, chat_url(url), body, build_headers(endpoint), timeout_s)
+        return stream_sync(
+            client, chat_url(url), encode(body), build_headers(endpoint), timeout_s
+        )
 
 
 def test_role_only_chunk_is_not_a_token() -> None:
-    raw = RawStream(start_ns=0)
-    feed = SSEAccumulator(raw).feed
-    feed('data: {"choices":[{"delta":{"role":"assistant","content":null}}]}', 5)
-    feed('data: {"choices":[{"delta":{"content":""}}]}', 6)
-    feed(": keep-alive comment", 7)
-    assert raw.delta_ns == []
-    feed('data: {"choices":[{"delta":{"content":"Hi"}}]}', 9)
-    assert raw.delta_ns == [9] and raw.content == "Hi"
+    raw = Trace()
+    feed = ChunkParser(raw).line
+    feed(b'data: {"choices":[{"delta":{"role":"assistant","content":null}}]}', 5)
+    feed(b'data: {"choices":[{"delta":{"content":""}}]}', 6)
+    feed(b": keep-alive comment", 7)
+    assert raw.token_ns == [] and raw.role_chunk
+    feed(b'data: {"choices":[{"delta":{"content":"Hi"}}]}', 9)
+    assert raw.token_ns == [9] and raw.content == "Hi"
 
 
 def test_good_stream(fault_server) -> None:
     raw = run(fault_server.url, "fault:none")
     assert raw.ok, raw.error
     assert raw.content == "Paris is the capital"
-    assert raw.content_deltas == 4 and len(raw.delta_ns) == 4
-    assert raw.delta_ns == sorted(raw.delta_ns) and raw.delta_ns[0] > raw.start_ns
+    assert raw.content_deltas == 4 and len(raw.token_ns) == 4
+    assert raw.token_ns == sorted(raw.token_ns) and raw.token_ns[0] > raw.sent_ns
     assert raw.usage == {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
     assert raw.finish_reason == "stop" and raw.saw_done
     body = fault_server.requests[0]["body"]
@@ -45,7 +49,7 @@ def test_good_stream(fault_server) -> None:
 def test_reasoning_counted_apart_under_both_field_names(fault_server) -> None:
     raw = run(fault_server.url, "fault:reasoning")
     assert raw.reasoning == "thinkingmore" and raw.reasoning_deltas == 3
-    assert raw.content_deltas == 4 and len(raw.delta_ns) == 7
+    assert raw.content_deltas == 4 and len(raw.token_ns) == 7
 
 
 @pytest.mark.parametrize(

@@ -189,10 +189,13 @@ def test_python_tests_send_media_through_mm_bench(pytester, write_hosts, fault_s
             assert result.media["images"] == 1
         """
     )
-    pytester.runpytest_inprocess("--mm-endpoints=hosts.toml").assert_outcomes(passed=1)
+    # The fake's usage never changes with media, so the probe would rule images out
+    # (tests/test_probe.py); here only what is sent matters.
+    run = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml", "--mm-probe=off")
+    run.assert_outcomes(passed=1)
     (request,) = [r["body"] for r in fault_server.requests if r["body"].get("stream")]
     parts = request["messages"][0]["content"]
-    assert parts[0] == {"type": "text", "text": "Colours?"}
+    assert parts[0] == {"type": "text", "text": "[t3-f3f8-0] Colours?"}  # run-case-round tag
     assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     record = load_report(pytester.path / "mmbench-report.json")["records"][0]
     assert record["media"]["items"][0]["width"] == 100

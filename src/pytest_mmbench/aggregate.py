@@ -32,18 +32,26 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return float(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
 
 
-def spread(values: Iterable[float | None]) -> dict[str, Any]:
-    """mean / stddev / min / max / n over the rounds that produced the figure.
+STATS_FIELDS = ("mean", "stddev", "min", "p50", "p90", "p99", "max", "n")
 
-    stddev is the sample standard deviation (n - 1), ``None`` with fewer than two values.
+
+def spread(values: Iterable[float | None]) -> dict[str, Any]:
+    """The one summary of a figure's values, for a case's rounds and a load point's
+    requests alike: mean, sample stddev, min, p50/p90/p99, max and n.
+
+    Absent values (``None``) are left out, not counted as zero; with none left every
+    statistic is ``None`` and n is 0.  stddev needs two values.
     """
     present = [float(v) for v in values if v is not None]
     if not present:
-        return {"mean": None, "stddev": None, "min": None, "max": None, "n": 0}
+        return dict.fromkeys(STATS_FIELDS[:-1], None) | {"n": 0}
     return {
         "mean": statistics.fmean(present),
         "stddev": statistics.stdev(present) if len(present) > 1 else None,
         "min": min(present),
+        "p50": percentile(present, 50),
+        "p90": percentile(present, 90),
+        "p99": percentile(present, 99),
         "max": max(present),
         "n": len(present),
     }

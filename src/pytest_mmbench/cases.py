@@ -48,6 +48,7 @@ class Case:
     images: tuple[ImageSpec, ...] = ()
     audio: tuple[AudioSpec, ...] = ()
     video: str | None = None  # a video file; sent the way the endpoint takes video
+    reuse_prefix: bool = False  # rounds resend the identical prompt (to measure caching)
     source: str = ""
 
     @property
@@ -78,6 +79,7 @@ class Case:
 
 _KEYS = {
     "id",
+    "reuse_prefix",
     "modality",
     "prompt",
     "system",
@@ -269,6 +271,9 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     description = entry.get("description", "")
     if not isinstance(description, str):
         raise fail("description", "must be a string")
+    reuse_prefix = entry.get("reuse_prefix", False)
+    if not isinstance(reuse_prefix, bool):
+        raise fail("reuse_prefix", f"must be true or false, got {reuse_prefix!r}")
     return Case(
         id=case_id,
         marker=marker,
@@ -285,6 +290,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         images=images,
         audio=audio,
         video=video,
+        reuse_prefix=reuse_prefix,
         source=source,
     )
 

@@ -8,7 +8,6 @@ either, and marked with the case's modality so ``-m vision`` works.
 from __future__ import annotations
 
 import fnmatch
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -157,13 +156,19 @@ class LoadItem(pytest.Item):
                 self.endpoint,
                 self.case,
                 self.point,
-                run_id=secrets.token_hex(3),
             )
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
         except LoadSetupError as exc:
             raise CaseErrored(f"endpoint {self.endpoint.id}: {exc}") from None
         self.user_properties.append((LOAD_PROPERTY, row))
+        if row["interrupted"]:
+            message = (
+                f"interrupted (Ctrl-C): {row['completed']} of {row['requests']} requests had "
+                "completed and are kept in the report"
+            )
+            self.session.shouldstop = message  # stop the run after this point is reported
+            raise LoadFailed(message)
         if row["errors"]:
             examples = "; ".join(row["error_examples"])
             raise LoadFailed(

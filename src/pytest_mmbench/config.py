@@ -7,6 +7,7 @@ what to write instead; nothing downstream re-reads options.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Settings:
     html_path: Path | None = None
     plots_dir: Path | None = None
     load: Overrides = field(default_factory=Overrides)
+    probe: bool = True
+    run_id: str | None = None  # tags every prompt; a fixed one reproduces a run's prompts
 
     @property
     def uses_default_endpoint(self) -> bool:
@@ -109,6 +112,25 @@ def _path(config: pytest.Config, text: str) -> Path:
     return path if path.is_absolute() else Path(config.invocation_params.dir) / path
 
 
+def _probe(config: pytest.Config) -> bool:
+    text = (_pick(config, "probe") or "on").strip().lower()
+    if text not in ("on", "off"):
+        raise pytest.UsageError(
+            f"--mm-probe (or MM_BENCH_PROBE / ini mm_probe) must be on or off, got {text!r}"
+        )
+    return text == "on"
+
+
+def _run_id(config: pytest.Config) -> str | None:
+    text = _pick(config, "run_id")
+    if text is not None and not re.fullmatch(r"[A-Za-z0-9_.]{1,32}", text):
+        raise pytest.UsageError(
+            f"--mm-run-id (or MM_BENCH_RUN_ID / ini mm_run_id) must be 1-32 letters, digits, "
+            f"'_' or '.', got {text!r}"
+        )
+    return text
+
+
 def resolve(config: pytest.Config) -> Settings:
     endpoints = _pick(config, "endpoints")
     report = _pick(config, "report") or DEFAULT_REPORT
@@ -140,4 +162,6 @@ def resolve(config: pytest.Config) -> Settings:
         report_path=report_path,
         sample_hz=_numeric(config, "sample_hz", 10.0, whole=False, least=0, strict=True),
         idle_s=_numeric(config, "idle_s", 2.0, whole=False, least=0, strict=False),
+        probe=_probe(config),
+        run_id=_run_id(config),
     )

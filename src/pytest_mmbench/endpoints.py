@@ -74,6 +74,13 @@ class Endpoint:
     def accepts(self, modality: str) -> bool:
         return modality in self.modalities
 
+    @property
+    def may_cache_prompts(self) -> bool:
+        """False only for an embedded server started by this run with its prompt cache
+        off: nothing can serve a repeated prompt from cache there, so prompts go as
+        written.  Any other server may keep a prefix cache, across runs too."""
+        return self.embedded is None or self.embedded.cache_prompt
+
     def secrets(self) -> list[str]:
         """Values that must never appear in any output (keys and header values)."""
         found = [self.api_key] if self.api_key else []

@@ -109,6 +109,8 @@ class Bench:
         except EndpointUnavailable as exc:
             raise CaseErrored(str(exc)) from None
         self._item.user_properties.append((PROPERTY, state.finish_record(result)))
+        if result.status == "unsupported":
+            pytest.skip(f"endpoint {self.endpoint.id}: {result.error}")
         if result.status == "error":
             raise CaseErrored(f"endpoint {self.endpoint.id}: {result.error}")
         return result
@@ -130,10 +132,23 @@ def mm_bench(request: pytest.FixtureRequest, mm_endpoint: Endpoint) -> Bench:
 
 
 def python_case_id(item: pytest.Item, endpoint: Endpoint) -> str:
-    """The test's name without the endpoint part of its parameter id."""
+    """The test's name with the ids of its parameters other than ``mm_endpoint``.
+
+    pytest keeps one id per parametrize call (``callspec._idlist``; joined with "-" they
+    make ``callspec.id``), and the plugin's call contributes exactly ``endpoint.id``.
+    Dropping that one entry, never splitting on "-", keeps ids such as ``gemma-3090``
+    or a parameter ``a-local`` whole, so a case has the same id on every endpoint.
+    """
     callspec = getattr(item, "callspec", None)
     base = getattr(item, "originalname", item.name)
     if callspec is None:
         return base
-    parts = [p for p in callspec.id.split("-") if p != endpoint.id]
-    return f"{base}[{'-'.join(parts)}]" if parts else base
+    ids = [str(i) for i in getattr(callspec, "_idlist", [callspec.id])]
+    matches = [n for n, part in enumerate(ids) if part == endpoint.id]
+    if matches:
+        # Another parameter may have the same id: take the entry at or before the
+        # place of mm_endpoint among the parameters (calls add their names in order).
+        names = list(callspec.params)
+        place = names.index("mm_endpoint") if "mm_endpoint" in names else len(ids)
+        del ids[max((n for n in matches if n <= place), default=matches[0])]
+    return f"{base}[{'-'.join(ids)}]" if ids else base

@@ -17,6 +17,7 @@ from .collect import CaseFile, CaseItem, LoadItem, is_case_file
 from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
 from .decide import Decisions, ReportFileError, read_report, render_decisions
 from .endpoints import Endpoint, Hosts, HostsError, default_local_endpoint, load_hosts
+from .expectations import check_expect_fail
 from .fixtures import item_marker, python_case_id
 from .html import missing_plot_library, write_outputs
 from .modalities import MARKER_MODALITY
@@ -164,7 +165,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="spread each load point over N client processes (default 1)",
     )
+    group.addoption(
+        "--mm-probe",
+        dest="mm_probe",
+        metavar="on|off",
+        default=None,
+        help="probe each endpoint's capabilities (usage, [DONE], rejected fields, whether "
+        "media is really consumed) before its first measured request (default on)",
+    )
+    group.addoption(
+        "--mm-run-id",
+        dest="mm_run_id",
+        metavar="ID",
+        default=None,
+        help="the tag that starts every prompt so no two runs share a cached prefix "
+        "(default: random per run; a fixed one reproduces a run's exact prompts)",
+    )
     for name, text in (
+        ("run_id", "tag that starts every prompt"),
+        ("probe", "probe endpoint capabilities: on or off"),
         ("concurrency", "load concurrencies"),
         ("rate", "load request rates"),
         ("requests", "requests per load point"),
@@ -204,7 +223,13 @@ def pytest_configure(config: pytest.Config) -> None:
         except HostsError as exc:
             raise pytest.UsageError(str(exc)) from None
     endpoints = hosts.endpoints
-    session = BenchSession(endpoints, sample_hz=settings.sample_hz, idle_s=settings.idle_s)
+    session = BenchSession(
+        endpoints,
+        sample_hz=settings.sample_hz,
+        idle_s=settings.idle_s,
+        probe=settings.probe,
+        run_id=settings.run_id,
+    )
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     config.pluginmanager.register(fixtures, "mmbench-fixtures")
     if not hasattr(config, "workerinput"):
@@ -214,6 +239,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "warmup": settings.warmup,
             "sample_hz": settings.sample_hz,
             "idle_s": settings.idle_s,
+            "probe": settings.probe,
+            "run_id": session.run_id,
             "xdist_workers": _xdist_workers(config),
         }
         decisions = _decisions(settings, hosts)
@@ -307,6 +334,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     strict=False,
                 )
             )
+    check_expect_fail(config, bench_state(config).session.endpoints, items)
 
 
 def _identity(item: pytest.Item) -> tuple[Endpoint, str, str] | None:

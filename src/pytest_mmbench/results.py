@@ -15,7 +15,7 @@ from typing import Any
 from .aggregate import ENERGY_METRICS, spread
 from .checks import CheckOutcome
 from .metrics import NUMERIC_METRICS, RequestMetrics
-from .stream import RawStream
+from .request.trace import ToolCall, Trace
 
 SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
@@ -38,13 +38,17 @@ class RoundResult:
     server_timings: Mapping[str, Any] | None
     stale_connection_retries: int = 0
     telemetry: Mapping[str, Any] | None = None
+    wall_start: float | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @classmethod
-    def from_stream(
-        cls, index: int, raw: RawStream, metrics: RequestMetrics, check: CheckOutcome | None
+    def from_trace(
+        cls, raw: Trace, metrics: RequestMetrics, check: CheckOutcome | None
     ) -> RoundResult:
         return cls(
-            index=index,
+            index=raw.index,
+            wall_start=raw.wall_start or None,
+            tool_calls=tuple(raw.tool_calls),
             metrics=metrics,
             answer=raw.content,
             reasoning=raw.reasoning,
@@ -60,7 +64,9 @@ class RoundResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
+            "wall_start": self.wall_start,
             "answer": self.answer,
+            "tool_calls": [call.to_dict() for call in self.tool_calls],
             "reasoning": self.reasoning,
             "finish_reason": self.finish_reason,
             "status_code": self.status_code,
@@ -86,10 +92,16 @@ class CaseResult:
     telemetry_context: Mapping[str, Any] | None = None
     gate: Mapping[str, str] | None = None
     media: Mapping[str, Any] | None = None  # what was sent: images, pixels, bytes
+    # Set when the endpoint's probe showed it accepts this modality but ignores it.
+    unsupported: Mapping[str, Any] | None = None
+    media_check: Mapping[str, Any] | None = None  # the probe's verdict on this modality
+    cache_hygiene: str | None = None
 
     @property
     def status(self) -> str:
         """error if any round failed to complete; failed if any round's check failed."""
+        if self.unsupported is not None:
+            return "unsupported"  # accepted, but the probe showed the media is ignored
         if not self.rounds:
             return "error"
         if any(r.error_kind == "unsupported" for r in self.rounds):
@@ -108,6 +120,8 @@ class CaseResult:
 
     @property
     def error(self) -> str | None:
+        if self.unsupported is not None:
+            return str(self.unsupported["message"])
         return next((r.error for r in self.rounds if r.error), None)
 
     @property
@@ -157,10 +171,16 @@ class CaseResult:
             "error": self.error,
             "skip_reason": None,
             **(
-                {"unsupported": {"modality": self.modality, "message": self.error}}
+                {
+                    "unsupported": dict(self.unsupported)
+                    if self.unsupported is not None
+                    else {"modality": self.modality, "message": self.error}
+                }
                 if self.status == "unsupported"
                 else {}
             ),
+            **({"media_check": dict(self.media_check)} if self.media_check else {}),
+            **({"cache_hygiene": self.cache_hygiene} if self.cache_hygiene else {}),
             "output_tokens_estimated": estimated,
             "rounds": [r.to_dict() for r in self.rounds],
             "summary": self.summary(),

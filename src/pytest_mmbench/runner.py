@@ -14,7 +14,6 @@ from typing import Any
 from . import checks, metrics
 from .aggregate import energy_figures
 from .cases import Case
-from .client import build_body, build_headers, chat_url
 from .endpoints import Endpoint
 from .media import (
     encode_audio,
@@ -24,9 +23,11 @@ from .media import (
     summarize_media,
     with_parts,
 )
+from .request.body import build_body, build_headers, chat_url, encode, with_nonce
+from .request.trace import Trace
+from .request.transport import stream_sync
 from .results import CaseResult, RoundResult
 from .session import BenchSession
-from .stream import RawStream, stream_chat
 from .telemetry import EndpointTelemetry
 from .telemetry.sampler import Window
 
@@ -42,8 +43,13 @@ def send(
     temperature: float | None,
     seed: int | None,
     extra_body: Mapping[str, Any] | None,
-) -> RawStream:
-    """One streamed request; raises EndpointUnavailable only if the endpoint cannot start."""
+    index: int = 0,
+) -> Trace:
+    """One streamed request; raises EndpointUnavailable only if the endpoint cannot start.
+
+    Fields the benchmark adds and the endpoint's probe found rejected are left out
+    (they are listed in the report's capabilities); the user's own fields never are.
+    """
     url = chat_url(session.base_url(endpoint))
     body = build_body(
         endpoint,
@@ -52,9 +58,15 @@ def send(
         temperature=temperature,
         seed=seed,
         extra_body=extra_body,
+        drop=session.dropped_fields(endpoint),
     )
-    return stream_chat(
-        session.http(endpoint), url, body, build_headers(endpoint), endpoint.timeout_s
+    return stream_sync(
+        session.http(endpoint),
+        url,
+        encode(body),
+        build_headers(endpoint),
+        endpoint.timeout_s,
+        Trace(index=index),
     )
 
 
@@ -97,7 +109,7 @@ class Rounds:
         self.session, self.endpoint, self.case = session, endpoint, case
         self.telemetry, self.result = telemetry, result
         self._window: Window | None = None
-        self._raw: RawStream | None = None
+        self._raw: Trace | None = None
         self.messages: Any = case.messages  # with images encoded in, when the case has any
 
     def open(self) -> None:
@@ -105,10 +117,18 @@ class Rounds:
 
     def request(self) -> None:
         case = self.case
+        index = len(self.result.rounds)
+        tagged = self.endpoint.may_cache_prompts and not case.reuse_prefix
+        messages = (
+            with_nonce(self.messages, self.session.nonce(case.id, index))
+            if tagged
+            else self.messages
+        )
         self._raw = send(
             self.session,
             self.endpoint,
-            self.messages,
+            messages,
+            index=index,
             max_tokens=case.max_tokens,
             temperature=case.temperature,
             seed=case.seed,
@@ -121,7 +141,7 @@ class Rounds:
         raw, case = self._raw, self.case
         outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
         figures = metrics.compute(raw)
-        round_ = RoundResult.from_stream(len(self.result.rounds), raw, figures, outcome)
+        round_ = RoundResult.from_trace(raw, figures, outcome)
         idle = (self.result.telemetry_context or {}).get("idle_power_w")
         round_.telemetry = energy_figures(
             self._window.result, figures.output_tokens, figures.output_tok_s, idle
@@ -131,6 +151,15 @@ class Rounds:
 
 
 Driver = Callable[[Rounds, int], None]
+
+
+def cache_hygiene(endpoint: Endpoint, case: Case) -> str:
+    """What was done so that no round is served from a prefix cache, in words."""
+    if case.reuse_prefix:
+        return "prefix reuse requested (reuse_prefix = true): every round sends the same prompt"
+    if not endpoint.may_cache_prompts:
+        return "embedded server with its prompt cache off: prompts sent as written"
+    return "each round starts with a unique [run-case-round] tag, so no cached prefix is shared"
 
 
 def plain_driver(rounds: Rounds, count: int) -> None:
@@ -156,16 +185,25 @@ def run_case(
     then one telemetry window around each recorded request.
     """
     session.base_url(endpoint)
-    telemetry = session.telemetry(endpoint)
-    warm_up(session, endpoint, warmup)
+    capabilities = session.capabilities(endpoint)  # outside every timed window
     result = CaseResult(
         endpoint=endpoint.id,
         case_id=case.id,
         marker=case.marker,
         has_check=bool(case.check),
-        telemetry_context=telemetry.context(),
         gate=case.gate or None,
+        cache_hygiene=cache_hygiene(endpoint, case),
     )
+    modality = result.modality
+    if modality != "text" and capabilities is not None:
+        found = capabilities.media_verdict(modality)
+        if found is not None and found.consumed is False:
+            result.unsupported = found.reason()
+            return result
+        result.media_check = found.describe() if found is not None else None
+    telemetry = session.telemetry(endpoint)
+    warm_up(session, endpoint, warmup)
+    result.telemetry_context = telemetry.context()
     steps = Rounds(session, endpoint, case, telemetry, result)
     if case.images or case.audio or case.video:  # encoded once, outside every timed request
         base = Path(case.source).parent

@@ -8,6 +8,8 @@ no benchmark case pays nothing.
 
 from __future__ import annotations
 
+import secrets
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,8 @@ import httpx
 
 from .embedded import EmbeddedServer, EmbeddedServerError
 from .endpoints import Endpoint
+from .request.body import OPTIONAL_FIELDS
+from .request.probe import Capabilities, not_probed, probe
 from .telemetry import EndpointTelemetry, endpoint_telemetry
 
 
@@ -32,9 +36,11 @@ class EndpointRuntime:
     warmup_requests: int = 0
     warmup_errors: list[str] = field(default_factory=list)
     unavailable: str | None = None
+    capabilities: Capabilities | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
+            "capabilities": self.capabilities.describe() if self.capabilities else None,
             "resolved_base_url": self.base_url,
             "server_start_s": self.server_start_s,
             "model_path": self.model_path,
@@ -46,9 +52,16 @@ class EndpointRuntime:
 
 class BenchSession:
     def __init__(
-        self, endpoints: list[Endpoint], sample_hz: float = 10.0, idle_s: float = 2.0
+        self,
+        endpoints: list[Endpoint],
+        sample_hz: float = 10.0,
+        idle_s: float = 2.0,
+        probe: bool = True,
+        run_id: str | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.probe = probe
+        self.run_id = run_id or secrets.token_hex(3)  # tags prompts: no two runs share a prefix
         self.sample_hz = sample_hz
         self.idle_s = idle_s
         self._telemetry: dict[str, EndpointTelemetry] = {}
@@ -79,6 +92,30 @@ class BenchSession:
         runtime.server_start_s = server.start_s
         runtime.model_path = server.model_path
         return runtime.base_url
+
+    def capabilities(self, endpoint: Endpoint) -> Capabilities | None:
+        """What the endpoint really does, probed once before its first measured request
+        (``--mm-probe=off``: None, and nothing is adapted)."""
+        runtime = self.runtime[endpoint.id]
+        if runtime.capabilities is None:
+            base_url = self.base_url(endpoint)
+            runtime.capabilities = (
+                probe(self.http(endpoint), base_url, endpoint)
+                if self.probe
+                else not_probed("--mm-probe=off")
+            )
+        return runtime.capabilities if runtime.capabilities.probed else None
+
+    def nonce(self, case_id: str, index: int) -> str:
+        """The tag of one request: unique per run, case and round (or load request)."""
+        return f"{self.run_id}-{zlib.crc32(case_id.encode()) & 0xFFFF:04x}-{index}"
+
+    def dropped_fields(self, endpoint: Endpoint) -> frozenset[str]:
+        """Fields the benchmark adds that this endpoint rejects, so they are left out."""
+        found = self.capabilities(endpoint)
+        if found is None:
+            return frozenset()
+        return frozenset(name for name in OPTIONAL_FIELDS if name in found.rejected_fields)
 
     def telemetry(self, endpoint: Endpoint) -> EndpointTelemetry:
         """The endpoint's telemetry, started (with its idle window) on first use."""

@@ -8,29 +8,29 @@ threads.  A point whose client used nearly a full core is flagged ``client_bound
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing
 import ssl
 import time
-from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
+from ..request.body import encode
+from ..request.trace import Trace
+from ..request.transport import schedule, stream_async
 from .arrivals import arrival_offsets
-from .client import RequestRecord, send
 from .plan import LoadPoint
 
 
 @dataclass
 class PointRun:
-    records: list[RequestRecord]
+    records: list[Trace]
     start_ns: int
     end_ns: int
     client_cpu_s: float
     processes: int
+    interrupted: bool = False  # Ctrl-C: the requests completed before it are kept
 
 
 @dataclass(frozen=True)
@@ -44,36 +44,14 @@ class Target:
 def warmup_body(model: str) -> bytes:
     """A one-token request: the first request of a fresh client process pays ~20 ms of
     first-use code paths (measured), which no recorded request should carry."""
-    return json.dumps(
+    return encode(
         {
             "model": model,
             "messages": [{"role": "user", "content": "warm up"}],
             "max_tokens": 1,
             "stream": True,
         }
-    ).encode()
-
-
-def request_bodies(
-    model: str, messages: Sequence[Any], point: LoadPoint, extra_body: dict[str, Any]
-) -> list[bytes]:
-    """Every request serialised before the point starts: no JSON encoding under load."""
-    bodies = []
-    for m in messages:
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": m,
-            "max_tokens": point.output_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "temperature": 0.0,
-            **extra_body,
-        }
-        if point.ignore_eos:
-            body["ignore_eos"] = True  # llama.cpp / vLLM: exactly max_tokens tokens
-            body["min_tokens"] = point.output_tokens  # vLLM's spelling of the same
-        bodies.append(json.dumps(body).encode())
-    return bodies
+    )
 
 
 def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun:
@@ -81,14 +59,21 @@ def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun
         return _run_here(target, point, bodies, 0)
     shares = _split(point, bodies)
     context = multiprocessing.get_context("spawn")
+    interrupted = False
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
-        runs = list(pool.map(_run_share, [(target, p, b, offset) for p, b, offset in shares]))
+        futures = [pool.submit(_run_share, (target, p, b, offset)) for p, b, offset in shares]
+        try:
+            runs = [future.result() for future in futures]
+        except KeyboardInterrupt:  # the children got it too and return what they finished
+            interrupted = True
+            runs = [future.result() for future in futures]
     return PointRun(
         records=[r for run in runs for r in run.records],
         start_ns=min(run.start_ns for run in runs),
         end_ns=max(run.end_ns for run in runs),
         client_cpu_s=sum(run.client_cpu_s for run in runs),
         processes=len(runs),
+        interrupted=interrupted or any(run.interrupted for run in runs),
     )
 
 
@@ -119,7 +104,15 @@ def _run_share(args: tuple[Target, LoadPoint, list[bytes], int]) -> PointRun:
 def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int) -> PointRun:
     cpu_before = time.thread_time()
     start = time.perf_counter_ns()
-    records = asyncio.run(_drive(target, point, bodies, offset))
+    records: list[Trace] = []
+    interrupted = False
+    try:
+        asyncio.run(_drive(target, point, bodies, offset, records))
+    except KeyboardInterrupt:
+        interrupted = True
+        for record in records:
+            if record.end_ns is None:
+                record.fail("interrupted", "interrupted (Ctrl-C) before the response ended")
     end = time.perf_counter_ns()
     return PointRun(
         records=records,
@@ -127,12 +120,13 @@ def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int
         end_ns=end,
         client_cpu_s=time.thread_time() - cpu_before,
         processes=1,
+        interrupted=interrupted,
     )
 
 
 async def _drive(
-    target: Target, point: LoadPoint, bodies: list[bytes], offset: int
-) -> list[RequestRecord]:
+    target: Target, point: LoadPoint, bodies: list[bytes], offset: int, records: list[Trace]
+) -> None:
     """One single-connection client per slot, not one shared pool.
 
     httpcore's pool re-scans every connection on each request and response event, which
@@ -145,7 +139,6 @@ async def _drive(
     timeout = httpx.Timeout(target.timeout_s, connect=min(10.0, target.timeout_s))
     tls = _tls_context()  # one CA bundle load, not one per client (19 ms each)
     clients = [httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls) for _ in range(slots)]
-    records: list[RequestRecord] = []
     deadline = (
         time.perf_counter_ns() + int(point.duration_s * 1e9)
         if point.duration_s is not None
@@ -153,9 +146,9 @@ async def _drive(
     )
     try:
         if target.warmup is not None:
-            ignored = RequestRecord(index=-1, due_ns=time.perf_counter_ns())
-            await send(
-                clients[0], target.url, target.warmup, target.headers, ignored, target.timeout_s
+            ignored = Trace(index=-1, due_ns=time.perf_counter_ns())
+            await stream_async(
+                clients[0], target.url, target.warmup, target.headers, target.timeout_s, ignored
             )
         if point.rate is None:
             await _closed(clients, target, bodies, deadline, records, offset)
@@ -163,7 +156,6 @@ async def _drive(
             await _open(clients, target, point, bodies, deadline, records, offset)
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
-    return records
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -180,7 +172,7 @@ async def _closed(
     target: Target,
     bodies: list[bytes],
     deadline: int | None,
-    records: list[RequestRecord],
+    records: list[Trace],
     offset: int,
 ) -> None:
     """One worker per client, each sending its next request as soon as its last one ends."""
@@ -191,9 +183,11 @@ async def _closed(
             now = time.perf_counter_ns()
             if deadline is not None and now > deadline:
                 return
-            record = RequestRecord(index=offset + i, due_ns=now)
-            await send(client, target.url, bodies[i], target.headers, record, target.timeout_s)
+            record = schedule(Trace(index=offset + i), now)
             records.append(record)
+            await stream_async(
+                client, target.url, bodies[i], target.headers, target.timeout_s, record
+            )
 
     await asyncio.gather(*(worker(client) for client in clients))
 
@@ -204,7 +198,7 @@ async def _open(
     point: LoadPoint,
     bodies: list[bytes],
     deadline: int | None,
-    records: list[RequestRecord],
+    records: list[Trace],
     offset: int,
 ) -> None:
     """Requests due at seeded Poisson/gamma times; a request waiting for a free client is
@@ -219,9 +213,11 @@ async def _open(
     async def one(i: int, due: int) -> None:
         client = await free.get()
         try:
-            record = RequestRecord(index=offset + i, due_ns=due)
-            await send(client, target.url, bodies[i], target.headers, record, target.timeout_s)
+            record = schedule(Trace(index=offset + i), due)
             records.append(record)
+            await stream_async(
+                client, target.url, bodies[i], target.headers, target.timeout_s, record
+            )
         finally:
             free.put_nowait(client)
 

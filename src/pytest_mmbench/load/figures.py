@@ -14,81 +14,64 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Mapping, Sequence
-from itertools import pairwise
+from collections.abc import Mapping
 from typing import Any
 
-from ..aggregate import percentile
-from .client import RequestRecord
+from ..aggregate import spread
+from ..metrics import RequestMetrics, compute, gaps_ms
+from ..request.trace import Trace
 from .engine import PointRun
 
 CLIENT_BOUND_SHARE = 0.9  # of one core
+distribution = spread  # one summary shape for rounds and load points
 
 
-def distribution(values: Sequence[float]) -> dict[str, float | None]:
-    if not values:
-        return {"mean": None, "min": None, "p50": None, "p90": None, "p99": None, "max": None}
-    return {
-        "mean": statistics.fmean(values),
-        "min": min(values),
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values),
-    }
-
-
-def tpot_ms(record: RequestRecord) -> float | None:
-    if not record.token_ns or not record.output_tokens or record.output_tokens < 2:
-        return None
-    end = max(record.finish_ns or 0, record.token_ns[-1])
-    span = end - record.token_ns[0]
-    return span / 1e6 / (record.output_tokens - 1) if span > 0 else None
-
-
-def meets_slo(record: RequestRecord, slo: Mapping[str, float]) -> bool:
-    if record.error or not record.token_ns or record.end_ns is None:
-        return False
-    figures = {
-        "ttft_ms": (record.token_ns[0] - record.due_ns) / 1e6,
-        "e2e_ms": (record.end_ns - record.due_ns) / 1e6,
-        "tpot_ms": tpot_ms(record),
-    }
+def meets_slo(figures: RequestMetrics, slo: Mapping[str, float]) -> bool:
+    values = {"ttft_ms": figures.ttft_ms, "e2e_ms": figures.e2e_ms, "tpot_ms": figures.tpot_ms}
     return all(
-        figures[key] is not None and figures[key] <= limit  # type: ignore[operator]
+        values[key] is not None and values[key] <= limit  # type: ignore[operator]
         for key, limit in slo.items()
     )
 
 
+def completed(record: Trace) -> bool:
+    return record.error is None and bool(record.token_ns) and record.end_ns is not None
+
+
 def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
     wall_s = (run.end_ns - run.start_ns) / 1e9
-    done = [r for r in run.records if r.error is None and r.token_ns and r.end_ns]
-    failed = [r for r in run.records if r.error is not None]
-    out_tokens = [r.output_tokens for r in done if r.output_tokens is not None]
-    in_tokens = [r.input_tokens for r in done if r.input_tokens is not None]
-    itl = [(b - a) / 1e6 for r in done for a, b in pairwise(r.token_ns)]
-    tpots = [t for t in (tpot_ms(r) for r in done) if t is not None]
+    done = [r for r in run.records if completed(r)]
+    failed = [r for r in run.records if r.error is not None and r.error_kind != "interrupted"]
+    in_flight = [r for r in run.records if r.error_kind == "interrupted"]
+    figures = [compute(r) for r in done]
+    out_tokens = [f.output_tokens for f in figures if f.output_tokens is not None]
+    in_tokens = [f.input_tokens for f in figures if f.input_tokens is not None]
+    itl = [gap for r in done for gap in gaps_ms(r)]
     per_request_tok_s = [
-        r.output_tokens / ((r.end_ns - r.sent_ns) / 1e9)
-        for r in done
-        if r.output_tokens and r.end_ns and r.end_ns > r.sent_ns
+        f.output_tokens / ((r.end_ns - r.sent_ns) / 1e9)
+        for r, f in zip(done, figures, strict=True)
+        if f.output_tokens and r.end_ns and r.end_ns > r.sent_ns
     ]
     cpu_share = run.client_cpu_s / wall_s / max(1, run.processes) if wall_s > 0 else None
     row: dict[str, Any] = {
         "requests": len(run.records),
         "completed": len(done),
+        "interrupted": run.interrupted,
+        "in_flight_at_interrupt": len(in_flight),
+        "wall_start": min((r.wall_start for r in run.records), default=None),
+        "output_tokens_estimated": sum(f.output_tokens_estimated for f in figures),
         "errors": len(failed),
         "error_rate": len(failed) / len(run.records) if run.records else None,
         "error_examples": sorted({r.error or "" for r in failed})[:3],
         "wall_s": wall_s,
-        "ttft_ms": distribution([(r.token_ns[0] - r.due_ns) / 1e6 for r in done]),
-        "e2e_ms": distribution([(r.end_ns - r.due_ns) / 1e6 for r in done if r.end_ns]),
+        "ttft_ms": distribution(f.ttft_ms for f in figures),
+        "ttfo_ms": distribution(f.ttfo_ms for f in figures),
+        "e2e_ms": distribution(f.e2e_ms for f in figures),
         "itl_ms": distribution(itl),
-        "tpot_ms": distribution(tpots),
-        "queue_ms": distribution(
-            [((r.first_sent_ns or r.sent_ns) - r.due_ns) / 1e6 for r in run.records]
-        ),
+        "tpot_ms": distribution(f.tpot_ms for f in figures),
+        "queue_ms": distribution(compute(r).queue_ms for r in run.records if r.first_sent_ns),
+        "cached_tokens": distribution(f.cached_tokens for f in figures),
+        "tokens_per_chunk": distribution(f.tokens_per_chunk for f in figures),
         "request_output_tok_s": distribution(per_request_tok_s),
         "output_tokens": distribution([float(t) for t in out_tokens]),
         "input_tokens": distribution([float(t) for t in in_tokens]),
@@ -106,15 +89,13 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "processes": run.processes,
         "stale_connection_retries": sum(r.stale_connection_retries for r in run.records),
         "server_decode_tok_s": distribution(
-            [r.server_decode_tok_s for r in done if r.server_decode_tok_s is not None]
+            (r.timings or {}).get("predicted_per_second") for r in done
         ),
-        "server_prompt_ms": distribution(
-            [r.server_prompt_ms for r in done if r.server_prompt_ms is not None]
-        ),
+        "server_prompt_ms": distribution((r.timings or {}).get("prompt_ms") for r in done),
         "missing": {},
     }
     if slo:
-        good = sum(1 for r in done if meets_slo(r, slo))
+        good = sum(1 for f in figures if meets_slo(f, slo))
         row["goodput_rps"] = good / wall_s if wall_s > 0 else None
         row["goodput_share"] = good / len(run.records) if run.records else None
     else:
@@ -122,3 +103,28 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
     if not out_tokens:
         row["missing"]["output_tok_s"] = "no completed request reported output tokens"
     return row
+
+
+def output_length(
+    run: PointRun, target: int, asked_exact: bool, dropped: list[str], dropped_all: list[str]
+) -> dict[str, Any]:
+    """Did requests produce the output length the point asked for?  (AIPerf's OSL
+    mismatch.)  Where the endpoint rejects ``ignore_eos`` / ``min_tokens`` they are left
+    out, ``max_tokens`` alone caps the length, and the real lengths are what count."""
+    lengths = [f.output_tokens for f in (compute(r) for r in run.records if completed(r))]
+    known = [n for n in lengths if n is not None]
+    missed = sum(1 for n in known if n != target)
+    if not asked_exact:
+        how = "max_tokens only (the case set ignore_eos = false)"
+    elif dropped:
+        how = f"max_tokens only: the endpoint rejects {', '.join(dropped)}"
+    else:
+        how = "ignore_eos and min_tokens"
+    return {
+        "target": target,
+        "enforced_by": how,
+        "not_enforced": bool(dropped) or not asked_exact or missed > 0,
+        "missed": missed if known else None,
+        "missed_share": missed / len(known) if known else None,
+        "fields_dropped": dropped_all,
+    }

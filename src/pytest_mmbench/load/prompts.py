@@ -10,10 +10,13 @@ request from the server's usage and are what the figures use.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from ..request.body import nonce_text
 
 WORDS = [
     "time",
@@ -89,7 +92,7 @@ def build_prompts(
     count: int,
     seed: int,
     prefix_reuse: bool,
-    run_id: str,
+    nonce: Callable[[int], str],
     image_size: int | None = None,
     images: int = 1,
 ) -> PromptSet:
@@ -107,7 +110,7 @@ def build_prompts(
     per_word = tokens / 200
 
     def text(i: int, words: int) -> str:
-        prefix = f"[{run_id}] " if prefix_reuse else f"[{run_id}-{i}] "
+        prefix = nonce_text(nonce(0 if prefix_reuse else i))
         return prefix + " ".join(rng.choice(WORDS) for _ in range(words))
 
     words = max(1, round((target_tokens - overhead) / per_word))

@@ -10,11 +10,11 @@ from typing import Any
 
 from ..aggregate import energy_figures
 from ..cases import Case
-from ..client import build_headers, chat_url
 from ..endpoints import Endpoint
+from ..request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
 from ..session import BenchSession
-from .engine import Target, request_bodies, run_point, warmup_body
-from .figures import point_row
+from .engine import Target, run_point, warmup_body
+from .figures import output_length, point_row
 from .plan import LoadPoint
 from .prompts import build_prompts
 
@@ -26,9 +26,10 @@ class LoadSetupError(Exception):
 
 
 def run_load_point(
-    session: BenchSession, endpoint: Endpoint, case: Case, point: LoadPoint, run_id: str
+    session: BenchSession, endpoint: Endpoint, case: Case, point: LoadPoint
 ) -> dict[str, Any]:
     base_url = session.base_url(endpoint)
+    drop = session.dropped_fields(endpoint)  # probed before any timed window
     telemetry = session.telemetry(endpoint)
     headers = build_headers(endpoint)
     try:
@@ -41,21 +42,36 @@ def run_load_point(
             point.requests,
             point.seed,
             point.prefix_reuse,
-            run_id,
+            lambda i: session.nonce(f"{case.id}-{point.label}", i),
             point.image_size,
             point.images,
         )
     except RuntimeError as exc:
         raise LoadSetupError(str(exc)) from None
-    extra = {**endpoint.extra_body, **case.extra_body}
-    bodies = request_bodies(endpoint.model, prompts.bodies, point, extra)
-    headers = {**headers, "Content-Type": "application/json"}
+    bodies = [  # every request serialised before the point starts
+        encode(
+            build_body(
+                endpoint,
+                messages,
+                max_tokens=point.output_tokens,
+                exact_length=point.ignore_eos,
+                extra_body=case.extra_body,
+                drop=drop,
+            )
+        )
+        for messages in prompts.bodies
+    ]
+    dropped_length = sorted(name for name in LENGTH_FIELDS if name in drop)
     target = Target(
         chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint.model)
     )
     with telemetry.window() as window:
         run = run_point(target, point, bodies)
     row = point_row(run, point.slo)
+    row["output_length"] = output_length(
+        run, point.output_tokens, point.ignore_eos, dropped_length, sorted(drop)
+    )
+    row["output_length_not_enforced"] = row["output_length"]["not_enforced"]
     out_tokens = (row["output_tokens"]["mean"] or 0) * row["completed"]
     energy = energy_figures(
         window.result,

@@ -1,0 +1,199 @@
+"""Sending one streamed request and reading it into a Trace: sync and asyncio alike.
+
+The per-case runner uses :func:`stream_sync`, the load engine :func:`stream_async`.
+They differ only in how they wait for bytes; the parser, the error handling, the
+stale-connection resend and the end-of-stream judgement are the same functions.
+
+A pooled keep-alive connection that the server already closed fails before any
+response byte ("Server disconnected without sending a response"): llama.cpp closes
+connections after a stream while advertising keep-alive.  The server never saw that
+request, so it is sent once more and the resend is recorded.  A request that is
+``scheduled`` (a load request, due at a given time) stays timed from when it was due,
+so the resend counts in its latency; an unscheduled one (a case round) is timed from
+the attempt that reached the server.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+
+from .sse import ChunkParser, error_body
+from .trace import Trace
+
+# A refusal of an input kind, e.g. llama.cpp's HTTP 500 "image input is not supported",
+# vLLM's 400 "... does not support multimodal inputs"; 415 and 422 are used elsewhere.
+_REFUSAL_CODES = (400, 415, 422, 500)
+_REFUSAL = re.compile(
+    r"not supported|unsupported|does not support|no .*(processor|projector)", re.IGNORECASE
+)
+_EVENT_STREAM = "text/event-stream"
+
+
+def schedule(trace: Trace, due_ns: int) -> Trace:
+    """Mark ``trace`` as due at ``due_ns`` (perf_counter), with its wall-clock time."""
+    trace.due_ns = due_ns
+    trace.wall_start = time.time() - (time.perf_counter_ns() - due_ns) / 1e9
+    return trace
+
+
+def stream_sync(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    trace: Trace | None = None,
+    scheduled: bool = False,
+) -> Trace:
+    """POST one streaming chat completion and record it; never raises for server faults."""
+    trace = trace if trace is not None else Trace()
+    _attempt_sync(client, url, body, headers, timeout_s, trace, scheduled)
+    if stale_connection(trace):
+        trace.restart()
+        _attempt_sync(client, url, body, headers, timeout_s, trace, scheduled)
+    return trace
+
+
+async def stream_async(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    trace: Trace,
+    scheduled: bool = True,
+) -> Trace:
+    """The asyncio twin of :func:`stream_sync`."""
+    await _attempt_async(client, url, body, headers, timeout_s, trace, scheduled)
+    if stale_connection(trace):
+        trace.restart()
+        await _attempt_async(client, url, body, headers, timeout_s, trace, scheduled)
+    return trace
+
+
+def _attempt_sync(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    trace: Trace,
+    scheduled: bool,
+) -> None:
+    deadline = _begin(trace, scheduled, timeout_s)
+    parser = ChunkParser(trace)
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            if _headers(trace, response):
+                for data in response.iter_bytes():
+                    now = time.perf_counter_ns()
+                    parser.feed(data, now)
+                    if _should_stop(trace, now, deadline, timeout_s):
+                        break
+            else:
+                _http_error(trace, response.status_code, response.read())
+    except httpx.HTTPError as exc:
+        trace.fail(*classify_failure(exc, url, timeout_s))
+    _end(trace, parser)
+
+
+async def _attempt_async(
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout_s: float,
+    trace: Trace,
+    scheduled: bool,
+) -> None:
+    deadline = _begin(trace, scheduled, timeout_s)
+    parser = ChunkParser(trace)
+    try:
+        async with client.stream("POST", url, content=body, headers=headers) as response:
+            if _headers(trace, response):
+                async for data in response.aiter_bytes():
+                    now = time.perf_counter_ns()
+                    parser.feed(data, now)
+                    if _should_stop(trace, now, deadline, timeout_s):
+                        break
+            else:
+                _http_error(trace, response.status_code, await response.aread())
+    except httpx.HTTPError as exc:
+        trace.fail(*classify_failure(exc, url, timeout_s))
+    _end(trace, parser)
+
+
+def _begin(trace: Trace, scheduled: bool, timeout_s: float) -> int:
+    now = time.perf_counter_ns()
+    trace.sent_ns = now
+    trace.first_sent_ns = trace.first_sent_ns or now
+    if not scheduled:  # timed from the attempt that reached the server
+        trace.first_sent_ns = now
+        schedule(trace, now)
+    return now + int(timeout_s * 1e9)
+
+
+def _headers(trace: Trace, response: httpx.Response) -> bool:
+    """Record the status line; True when a body of chunks follows."""
+    trace.headers_ns = time.perf_counter_ns()
+    trace.status_code = response.status_code
+    trace.content_type = response.headers.get("content-type")
+    return response.status_code < 400
+
+
+def _should_stop(trace: Trace, now: int, deadline: int, timeout_s: float) -> bool:
+    if trace.error is not None:
+        return True
+    if now > deadline:
+        trace.fail("timeout", f"request exceeded timeout_s={timeout_s:g} while streaming")
+        return True
+    return False
+
+
+def _http_error(trace: Trace, status: int, body: bytes) -> None:
+    message = error_body(body.decode("utf-8", "replace"))
+    refused = status in _REFUSAL_CODES and _REFUSAL.search(message)
+    trace.fail("unsupported" if refused else "http", f"HTTP {status}: {message}")
+
+
+def _end(trace: Trace, parser: ChunkParser) -> None:
+    now = time.perf_counter_ns()
+    if trace.error is None:
+        parser.close(now)
+    trace.end_ns = now
+    if trace.error is not None or trace.finish_reason is not None or trace.saw_done:
+        return
+    if trace.data_lines == 0:
+        kind = trace.content_type or "no Content-Type"
+        said = trace.unparsed_body.strip()[:200] or "an empty body"
+        expected = "" if _EVENT_STREAM in kind else f", not {_EVENT_STREAM}"
+        trace.fail(
+            "protocol",
+            f"expected an SSE stream but the server answered {kind}{expected}, with: {said!r}",
+        )
+    else:
+        trace.fail("stream", "stream ended before the server sent finish_reason or [DONE]")
+
+
+def classify_failure(exc: httpx.HTTPError, url: str, timeout_s: float) -> tuple[str, str]:
+    """(error kind, message) for a transport failure."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect", f"cannot connect to {url}: {exc}"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "stream", f"stream broken by the server: {exc}"
+    return "stream", f"{type(exc).__name__}: {exc}"
+
+
+def stale_connection(trace: Trace) -> bool:
+    """A pooled keep-alive socket the server had closed: failed before any response byte."""
+    return (
+        trace.error_kind == "stream"
+        and trace.status_code is None
+        and trace.headers_ns is None
+        and trace.stale_connection_retries == 0
+    )
