@@ -78,9 +78,7 @@ def request_bodies(
     endpoint = Endpoint(id="e", model=model, base_url="http://unused/v1")
     return [
         encode(
-            build_body(
-                endpoint, m, max_tokens=point.output_tokens, exact_length=point.ignore_eos
-            )
+            build_body(endpoint, m, max_tokens=point.output_tokens, exact_length=point.ignore_eos)
         )
         for m in messages
     ]

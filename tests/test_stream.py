@@ -18,9 +18,7 @@ def run(url: str, model: str, timeout_s: float = 10.0) -> Trace:
     endpoint = Endpoint(id="fake", model=model, base_url=url)
     body = build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8)
     with httpx.Client(timeout=timeout_s) as client:
-        return stream_sync(
-            client, chat_url(url), encode(body), build_headers(endpoint), timeout_s
-        )
+        return stream_sync(client, chat_url(url), encode(body), build_headers(endpoint), timeout_s)
 
 
 def test_role_only_chunk_is_not_a_token() -> None:
