@@ -109,6 +109,19 @@ class FaultHandler(BaseHTTPRequestHandler):
         if mode == "hangup" or (mode == "hangup-once" and self.server.streamed == 1):  # type: ignore[attr-defined]
             self.close_connection = True  # like a stale keep-alive socket: no response byte
             return
+        if mode == "strict":  # like a FastAPI server validating against a fixed schema
+            unexpected = sorted(set(request) & {"ignore_eos", "min_tokens"})
+            if unexpected:
+                detail = f"Unexpected fields in the request: {set(unexpected)}"
+                return self._json(422, {"detail": detail})
+        if mode == "jsonbody":  # a proxy that answers a stream with a JSON error page
+            payload = b"upstream timed out (gateway)"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         if mode == "http500":
             payload = json.dumps({"error": {"message": "model crashed", "code": 500}}).encode()
             self.send_response(500)
@@ -145,8 +158,17 @@ class FaultHandler(BaseHTTPRequestHandler):
             out.write(_chunk({"content": word}))
             out.flush()
             time.sleep(0.01)
+        if mode == "nodone":  # usage on the finish chunk, and no [DONE] (transformers serve)
+            usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
+            body = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            out.write(f"data: {json.dumps(body | {'usage': usage})}\n\n".encode())
+            out.flush()
+            return
         out.write(_chunk({}, finish="stop"))
-        if mode != "nousage":
+        if mode == "multitoken":  # two tokens per chunk: usage counts 8 for 4 deltas
+            usage = {"prompt_tokens": 7, "completion_tokens": 8, "total_tokens": 15}
+            out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+        elif mode != "nousage":
             usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
             if mode == "reasoning":
                 usage = {

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from pytest_mmbench.endpoints import Endpoint
+from pytest_mmbench.metrics import compute
 from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
@@ -114,3 +115,65 @@ def test_request_body_layers_endpoint_and_case_extra_body() -> None:
     assert body["top_k"] == 5 and body["seed"] == 7 and body["stream"] is True
     assert body["stream_options"] == {"include_usage": True, "continuous_usage_stats": True}
     assert build_headers(endpoint)["Authorization"] == "Bearer sk-abc"
+
+
+def test_a_json_answer_to_a_stream_says_what_came_back(fault_server) -> None:
+    """Before: "stream ended before the server sent finish_reason or [DONE]"."""
+    raw = run(fault_server.url, "fault:jsonbody")
+    assert raw.error_kind == "protocol"
+    assert raw.error == (
+        "expected an SSE stream but the server answered application/json, not "
+        "text/event-stream, with: 'upstream timed out (gateway)'"
+    )
+
+
+def test_usage_on_the_finish_chunk_without_done_is_a_clean_end(fault_server) -> None:
+    raw = run(fault_server.url, "fault:nodone")
+    assert raw.ok, raw.error
+    assert not raw.saw_done and raw.usage_on_finish_chunk
+    assert compute(raw).output_tokens == 4 and not compute(raw).output_tokens_estimated
+
+
+def test_several_tokens_per_chunk_are_recorded(fault_server) -> None:
+    """Usage counts 8 tokens for 4 deltas: ITL then measures chunks, and says so."""
+    figures = compute(run(fault_server.url, "fault:multitoken"))
+    assert figures.output_tokens == 8 and figures.tokens_per_chunk == 2.0
+
+
+def test_bytes_split_anywhere_parse_the_same() -> None:
+    stream = (
+        b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n'
+        b'data: {"choices":[{"delta":{"content":"Par"}}]}\n\n'
+        b'data: {"choices":[{"delta":{"content":"is"},"finish_reason":"stop"}]}\n\n'
+        b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,'
+        b'"prompt_tokens_details":{"cached_tokens":2}}}\n\n'
+        b"data: [DONE]"
+    )
+    for size in (1, 7, 64, len(stream)):
+        trace = Trace()
+        parser = ChunkParser(trace)
+        for start in range(0, len(stream), size):
+            parser.feed(stream[start : start + size], start)
+        parser.close(len(stream))
+        assert trace.content == "Paris" and len(trace.token_ns) == 2 and trace.saw_done
+        assert trace.finish_reason == "stop" and trace.cached_tokens == 2
+        assert trace.usage_on_finish_chunk is False
+
+
+def test_streamed_tool_calls_are_timed_and_assembled() -> None:
+    trace = Trace(sent_ns=0)
+    feed = ChunkParser(trace).line
+    call = '{"index":0,"id":"c1","type":"function","function":{"name":"web_search","arguments":""}}'
+    feed(b'data: {"choices":[{"delta":{"role":"assistant","content":null}}]}', 10)
+    feed(b'data: {"choices":[{"delta":{"tool_calls":[' + call.encode() + b"]}}]}", 20)
+    for at, part in ((30, '{\\"query\\": '), (40, '\\"Paris\\"}')):
+        fragment = f'{{"index":0,"function":{{"arguments":"{part}"}}}}'
+        feed(f'data: {{"choices":[{{"delta":{{"tool_calls":[{fragment}]}}}}]}}'.encode(), at)
+    feed(b'data: {"choices":[{"delta":{},"finish_reason":"tool_calls"}]}', 50)
+    assert [c.to_dict() for c in trace.tool_calls] == [
+        {"index": 0, "id": "c1", "name": "web_search", "arguments": '{"query": "Paris"}'}
+    ]
+    trace.end_ns = 55
+    figures = compute(trace)
+    assert figures.ttft_ms == pytest.approx(20 / 1e6) and figures.ttfo_ms == figures.ttft_ms
+    assert trace.token_ns == [20, 30, 40] and trace.content == ""

@@ -1,0 +1,52 @@
+"""Ctrl-C during a load point keeps the requests that completed before it.
+
+A real run in its own process group gets SIGINT the way a terminal sends it (to the
+whole foreground group), in the middle of a load point against the embedded server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support import load_report
+
+
+def test_sigint_during_a_load_point_keeps_its_completed_requests(tmp_path: Path) -> None:
+    (tmp_path / "hosts.toml").write_text('[endpoints.local]\nlaunch = "embedded"\n')
+    (tmp_path / "mm_load.toml").write_text(
+        '[[case]]\nid = "chat"\nmodality = "text"\n'
+        "load = { concurrency = [1], requests = 40, input_tokens = 40, output_tokens = 24 }\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MM_BENCH_RUN_ID": "sigint"}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", "mm_load.toml", "--mm-endpoints=hosts.toml"]
+    command += ["-v", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"mm_load.toml::chat" not in seen and time.monotonic() < deadline:
+        seen += process.stdout.read1(4096)  # the item's line: the point has started
+    time.sleep(4.0)  # a few requests complete (about 0.5 s each on this server)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    output = (seen + output).decode("utf-8", "replace")
+    assert process.returncode == 2, output  # pytest's "interrupted"
+    (row,) = load_report(tmp_path / "mmbench-report.json")["load"]["local"]
+    assert row["interrupted"] is True, output
+    assert 1 <= row["completed"] < 40 and row["errors"] == 0
+    assert row["requests"] == row["completed"] + row["in_flight_at_interrupt"]
+    assert row["output_tok_s"] is not None and row["ttft_ms"]["n"] == row["completed"]
+    assert "interrupted (Ctrl-C)" in output
