@@ -122,3 +122,6 @@ def test_xdist_workers_results_reach_the_main_report(
         (e, c) for e in "ab" for c in ("basic-qa", "summarization")
     }
     result.stdout.fnmatch_lines(["*mmbench summary*"])
+    for endpoint in document["endpoints"]:  # probed on a worker, merged through workeroutput
+        found = endpoint["runtime"]["capabilities"]
+        assert found["probed"] and found["usage"] == "separate chunk", endpoint["id"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from . import fixtures, hookspecs
+from . import fixtures, hookspecs, xdist_support
 from .collect import CaseFile, CaseItem, LoadItem, is_case_file
 from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
 from .decide import Decisions, ReportFileError, read_report, render_decisions
@@ -232,6 +232,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     config.pluginmanager.register(fixtures, "mmbench-fixtures")
+    xdist_support.register(config, session)
     if not hasattr(config, "workerinput"):
         run_settings = {
             "endpoints_file": str(settings.endpoints_path) if settings.endpoints_path else None,

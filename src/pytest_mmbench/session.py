@@ -37,8 +37,23 @@ class EndpointRuntime:
     warmup_errors: list[str] = field(default_factory=list)
     unavailable: str | None = None
     capabilities: Capabilities | None = None
+    reported: dict[str, Any] = field(default_factory=dict)  # merged from xdist workers
+
+    def merge(self, described: dict[str, Any]) -> None:
+        """Add what a worker learned: first values win, counts add up."""
+        for key, value in described.items():
+            if key == "warmup_requests":
+                self.warmup_requests += int(value or 0)
+            elif key == "warmup_errors":
+                self.warmup_errors.extend(value or [])
+            elif self.reported.get(key) is None:
+                self.reported[key] = value
 
     def describe(self) -> dict[str, Any]:
+        own = self._own()
+        return {key: own[key] if own[key] is not None else self.reported.get(key) for key in own}
+
+    def _own(self) -> dict[str, Any]:
         return {
             "capabilities": self.capabilities.describe() if self.capabilities else None,
             "resolved_base_url": self.base_url,

@@ -137,8 +137,51 @@ def load_table(document: Mapping[str, Any]) -> list[str]:
         lines.append(f"load on {endpoint}:")
         for r in table:
             lines.append("  " + " | ".join(t.rjust(w) for t, w in zip(r, widths, strict=True)))
+        lines.extend(f"  {note}" for row in rows for note in _row_notes(row))
         lines.append("")
     return lines
+
+
+def _row_notes(row: Mapping[str, Any]) -> list[str]:
+    """What a reader must know before trusting a load row."""
+    name, notes = f"{row['case_id']}/{row['point']}", []
+    if row.get("interrupted"):
+        notes.append(
+            f"{name}: INTERRUPTED: {row['completed']} of {row['requests']} requests completed "
+            "and are measured"
+        )
+    length = row.get("output_length") or {}
+    if length.get("not_enforced"):
+        share = length.get("missed_share")
+        missed = "n/a" if share is None else f"{length['missed']} ({100 * share:.0f}%)"
+        notes.append(
+            f"{name}: output length not enforced ({length['enforced_by']}); "
+            f"{missed} requests missed {length['target']} tokens"
+        )
+    return notes
+
+
+def capability_line(endpoint: Mapping[str, Any]) -> str | None:
+    """One line on what the probe found, when it found anything worth a warning."""
+    found = (endpoint.get("runtime") or {}).get("capabilities")
+    if not found or not found.get("probed"):
+        return None
+    parts = []
+    if found.get("error"):
+        parts.append(f"probe failed: {found['error']}")
+    if found.get("rejected_fields"):
+        parts.append(f"rejects {', '.join(found['rejected_fields'])} (left out)")
+    if found.get("usage") == "none":
+        parts.append("sends no usage (token counts estimated)")
+    for modality, verdict in (found.get("media") or {}).items():
+        if verdict["verdict"] == "ignored":
+            parts.append(
+                f"{modality} IGNORED ({verdict['prompt_tokens_without']} prompt tokens with "
+                "and without it)"
+            )
+        elif verdict["verdict"] == "unverified":
+            parts.append(f"{modality} unverified ({verdict['note']})")
+    return f"{endpoint['id']} capabilities: {'; '.join(parts)}" if parts else None
 
 
 def render_summary(document: Mapping[str, Any]) -> list[str]:
@@ -156,6 +199,9 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
         lines.extend(["energy per request (mean over rounds):", *_table(document, energy_cell), ""])
     for endpoint in document["endpoints"]:
         s = document["summary"].get(endpoint["id"]) or {}
+        found = capability_line(endpoint)
+        if found:
+            lines.append(found)
         if not s.get("cases"):
             continue  # a load-only run: its figures are in the load table
         hardware = f", {endpoint['hardware']}" if endpoint.get("hardware") else ""

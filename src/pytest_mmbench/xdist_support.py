@@ -1,0 +1,56 @@
+"""What xdist workers learn about endpoints reaches the main process's report.
+
+Case records ride on test reports, but an endpoint's runtime (its probed capabilities,
+warm-up requests, server start) lives in each worker's session.  Workers put it in
+``workeroutput`` when they finish; the controller merges it in ``pytest_testnodedown``
+(the pytest-cov pattern).  Registered only when xdist is active, so its hooks exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .session import BenchSession
+
+WORKER_KEY = "mmbench_runtime"
+
+
+class WorkerRuntime:
+    """On a worker: hand the endpoints' runtime back when the session ends."""
+
+    def __init__(self, session: BenchSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        output = getattr(session.config, "workeroutput", None)
+        if output is not None:
+            output[WORKER_KEY] = {
+                endpoint_id: runtime.describe()
+                for endpoint_id, runtime in self.session.runtime.items()
+            }
+
+
+class ControllerRuntime:
+    """On the controller: merge what each worker learned."""
+
+    def __init__(self, session: BenchSession) -> None:
+        self.session = session
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        found = (getattr(node, "workeroutput", None) or {}).get(WORKER_KEY) or {}
+        for endpoint_id, described in found.items():
+            runtime = self.session.runtime.get(endpoint_id)
+            if runtime is not None:
+                runtime.merge(described)
+
+
+def register(config: pytest.Config, session: BenchSession) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(WorkerRuntime(session), "mmbench-xdist-worker")
+    elif getattr(config.option, "numprocesses", None):
+        config.pluginmanager.register(ControllerRuntime(session), "mmbench-xdist-controller")
