@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import httpx
@@ -13,6 +14,7 @@ from pytest_mmbench.request.body import build_body, build_headers, chat_url, enc
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import stream_sync
+from support import REPO
 
 
 def run(url: str, model: str, timeout_s: float = 10.0) -> Trace:
@@ -177,3 +179,56 @@ def test_streamed_tool_calls_are_timed_and_assembled() -> None:
     figures = compute(trace)
     assert figures.ttft_ms == pytest.approx(20 / 1e6) and figures.ttfo_ms == figures.ttft_ms
     assert trace.token_ns == [20, 30, 40] and trace.content == ""
+
+
+def parse_recorded(name: str) -> Trace:
+    raw = (REPO / "tests" / "data" / name).read_bytes()
+    trace = Trace(sent_ns=0)
+    parser = ChunkParser(trace)
+    for number, line in enumerate(raw.split(b"\n")):  # one arrival per line
+        parser.line(line, (number + 1) * 1_000_000)
+    trace.end_ns = 10**12
+    return trace
+
+
+def test_recorded_llama_cpp_tool_call_stream() -> None:
+    """A real stream from llama.cpp (tests/tool_server.py recorded it)."""
+    trace = parse_recorded("llamacpp-tool-call.sse")
+    assert trace.ok and trace.finish_reason == "tool_calls" and trace.saw_done
+    ((call),) = trace.tool_calls
+    assert call.name == "web_search" and json.loads(call.arguments) == {"query": "Paris"}
+    assert trace.content == "" and trace.tool_call_deltas == len(trace.token_ns) > 1
+    figures = compute(trace)
+    assert figures.ttft_ms is not None and figures.ttft_ms == figures.ttfo_ms
+    assert figures.output_tokens == trace.usage["completion_tokens"]  # type: ignore[index]
+
+
+def test_recorded_stream_with_two_tool_calls_keeps_their_order() -> None:
+    trace = parse_recorded("llamacpp-two-tool-calls.sse")
+    assert [c.index for c in trace.tool_calls] == [0, 1]
+    assert [json.loads(c.arguments)["query"] for c in trace.tool_calls] == [
+        "weather in Paris",
+        "weather in Rome",
+    ]
+    assert all(c.id and c.name == "web_search" for c in trace.tool_calls)
+
+
+def test_live_tool_call_is_timed_from_its_first_delta() -> None:
+    """The real server, through the same transport the runner uses."""
+    pytest.importorskip("xllamacpp")
+    from tool_server import tool_call_body, tool_server
+
+    with tool_server() as server, httpx.Client(timeout=120) as client:
+        raw = stream_sync(
+            client,
+            chat_url(server.base_url),
+            encode(tool_call_body()),
+            {"Content-Type": "application/json"},
+            120,
+        )
+    assert raw.ok, raw.error
+    (call,) = raw.tool_calls
+    assert call.name == "web_search" and "Paris" in json.loads(call.arguments)["query"]
+    figures = compute(raw)
+    assert figures.ttft_ms is not None and figures.ttft_ms < figures.e2e_ms  # type: ignore[operator]
+    assert raw.first_content_ns == raw.token_ns[0]

@@ -56,48 +56,63 @@ class ChunkParser:
             self.line(pending, now)
 
     def line(self, line: bytes, now: int) -> None:
+        """One line; the hot path of every measured request, so kept flat."""
         trace = self.trace
         if not line.startswith(b"data:"):
             text = line.strip()
             if text and not text.startswith(_NOT_DATA) and len(trace.unparsed_body) < 300:
                 trace.unparsed_body += text[:_UNPARSED_KEEP].decode("utf-8", "replace") + " "
             return
-        payload = line[5:].strip()
         trace.data_lines += 1
-        if payload == _DONE:
-            trace.saw_done = True
-            return
         try:
-            chunk = _loads(payload)
+            chunk = _loads(line[5:])  # JSON allows the space after "data:"
         except ValueError:
-            trace.fail("protocol", f"malformed SSE data (not JSON): {payload[:200]!r}")
+            payload = line[5:].strip()
+            if payload == _DONE:  # once per stream: cheaper here than a test on every line
+                trace.saw_done = True
+            else:
+                trace.fail("protocol", f"malformed SSE data (not JSON): {payload[:200]!r}")
             return
         if type(chunk) is not dict:
-            trace.fail("protocol", f"malformed SSE data (not an object): {payload[:200]!r}")
+            trace.fail("protocol", f"malformed SSE data (not an object): {line[5:205]!r}")
             return
-        if "error" in chunk:
-            trace.fail("stream", f"server sent an error mid-stream: {error_text(chunk['error'])}")
-            return
-        finished = False
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta")
-            if delta:
-                _delta(trace, delta, now)
-            if choice.get("finish_reason"):
-                trace.finish_reason = choice["finish_reason"]
-                trace.finish_ns = now
-                finished = True
-        usage = chunk.get("usage")
-        if usage:
-            trace.usage = usage
-            trace.usage_on_finish_chunk = finished
-        timings = chunk.get("timings")
-        if timings:
-            trace.timings = timings
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                delta = choice.get("delta")
+                if delta:
+                    content = delta.get("content")
+                    if content and len(delta) == 1:  # the common chunk: content alone
+                        trace.content += content
+                        trace.content_deltas += 1
+                        trace.token_ns.append(now)
+                        if trace.first_content_ns is None:
+                            trace.first_content_ns = now
+                    else:
+                        _delta(trace, delta, content, now)
+                if choice.get("finish_reason"):
+                    trace.finish_reason = choice["finish_reason"]
+                    trace.finish_ns = now
+        if "usage" in chunk or "timings" in chunk or "error" in chunk:
+            _extras(trace, chunk, choices)
 
 
-def _delta(trace: Trace, delta: dict[str, Any], now: int) -> None:
-    content = delta.get("content")
+def _extras(trace: Trace, chunk: dict[str, Any], choices: Any) -> None:
+    """Usage, timings and errors ride beside or instead of choices."""
+    if "error" in chunk:
+        trace.fail("stream", f"server sent an error mid-stream: {error_text(chunk['error'])}")
+        return
+    usage = chunk.get("usage")
+    if usage:
+        trace.usage = usage
+        trace.usage_on_finish_chunk = any(c.get("finish_reason") for c in choices or ())
+    timings = chunk.get("timings")
+    if timings:
+        trace.timings = timings
+
+
+def _delta(trace: Trace, delta: dict[str, Any], content: Any, now: int) -> None:
+    """Every other delta: reasoning (under either name), tool calls, a role."""
     reasoning = delta.get("reasoning_content")
     if reasoning:
         trace.reasoning_field = "reasoning_content"

@@ -1,0 +1,159 @@
+"""Per-chunk cost of the one chunk parser against the two readers it replaced.
+
+    python benchmarks/parser_speed.py [--ref 933a0d4] [--chunks 200000]
+
+The readers of the per-case path (``stream.SSEAccumulator``, json.loads on decoded
+lines) and of the load path (``load.client._line``, a byte scan that parsed only
+usage/timings lines) are loaded from git at ``--ref``, the last commit that had them,
+so the comparison runs against the real old code, not a re-creation.
+
+Chunks:
+* llama.cpp: recorded here from the embedded llama.cpp server (xllamacpp), a real
+  stream of a 128-token answer, every line as it came;
+* vLLM-style: vLLM's chunk layout (``id``, ``object``, ``created``, ``model``,
+  ``choices[].index/delta/logprobs/finish_reason``), written from its OpenAI schema,
+  since no vLLM server runs on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+VLLM_LINES = [
+    b'data: {"id":"chatcmpl-b3c1","object":"chat.completion.chunk","created":1795420039,'
+    b'"model":"google/gemma-3-4b-it","choices":[{"index":0,"delta":{"role":"assistant",'
+    b'"content":""},"logprobs":null,"finish_reason":null}]}',
+    *(
+        b'data: {"id":"chatcmpl-b3c1","object":"chat.completion.chunk","created":1795420039,'
+        b'"model":"google/gemma-3-4b-it","choices":[{"index":0,"delta":{"content":"%s"},'
+        b'"logprobs":null,"finish_reason":null}]}' % word
+        for word in (b" The", b" capital", b" of", b" France", b" is", b" Paris", b".") * 18
+    ),
+    b'data: {"id":"chatcmpl-b3c1","object":"chat.completion.chunk","created":1795420039,'
+    b'"model":"google/gemma-3-4b-it","choices":[{"index":0,"delta":{"content":""},'
+    b'"logprobs":null,"finish_reason":"stop","stop_reason":null}]}',
+    b'data: {"id":"chatcmpl-b3c1","object":"chat.completion.chunk","created":1795420039,'
+    b'"model":"google/gemma-3-4b-it","choices":[],"usage":{"prompt_tokens":14,'
+    b'"total_tokens":142,"completion_tokens":128}}',
+    b"data: [DONE]",
+]
+
+
+def record_llama_cpp() -> list[bytes]:
+    from pytest_mmbench.embedded import EmbeddedServer
+    from pytest_mmbench.endpoints import EmbeddedSettings
+
+    server = EmbeddedServer(EmbeddedSettings())
+    url = server.start()
+    body = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "Tell me a story about a lighthouse."}],
+        "max_tokens": 128,
+        "ignore_eos": True,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    try:
+        with httpx.stream("POST", url + "/chat/completions", json=body, timeout=120) as response:
+            raw = response.read()
+    finally:
+        server.stop()
+    return [line for line in raw.split(b"\n") if line.startswith(b"data:")]
+
+
+def old_readers(ref: str) -> tuple[Any, Any]:
+    """(per-case reader class, load-path line function) from git at ``ref``."""
+
+    def source(path: str) -> str:
+        return subprocess.run(
+            ["git", "show", f"{ref}:{path}"], cwd=REPO, check=True, capture_output=True, text=True
+        ).stdout
+
+    stream = types.ModuleType("old_stream")
+    sys.modules["old_stream"] = stream  # dataclasses look their module up
+    exec(source("src/pytest_mmbench/stream.py"), stream.__dict__)  # noqa: S102 - our own code
+    client_text = source("src/pytest_mmbench/load/client.py").replace(
+        "from ..stream import classify_failure, stale_connection", ""
+    )
+    load = types.ModuleType("old_load_client")
+    sys.modules["old_load_client"] = load
+    exec(client_text, load.__dict__)  # noqa: S102 - our own code
+    return stream, load
+
+
+def time_per_chunk(lines: list[bytes], total: int, run: Any) -> float:
+    """Median over 5 passes of ns per chunk for ``run(lines)`` repeated to ``total``."""
+    repeats = max(1, total // len(lines))
+    samples = []
+    for _ in range(5):
+        start = time.process_time_ns()
+        for _ in range(repeats):
+            run(lines)
+        samples.append((time.process_time_ns() - start) / (repeats * len(lines)))
+    return sorted(samples)[2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ref", default="933a0d4", help="git ref with the old readers")
+    parser.add_argument("--chunks", type=int, default=200_000)
+    args = parser.parse_args()
+
+    from pytest_mmbench.request import codec, sse
+    from pytest_mmbench.request.trace import Trace
+
+    old_stream, old_load = old_readers(args.ref)
+
+    def old_case_reader(lines: list[bytes]) -> None:
+        accumulator = old_stream.SSEAccumulator(old_stream.RawStream(start_ns=0))
+        for line in lines:  # httpx's iter_lines hands it decoded text
+            accumulator.feed(line.decode("utf-8"), 1)
+
+    def old_load_reader(lines: list[bytes]) -> None:
+        record = old_load.RequestRecord(index=0, due_ns=0)
+        for line in lines:
+            old_load._line(line, 1, record)
+
+    def new_parser(lines: list[bytes]) -> None:
+        parser = sse.ChunkParser(Trace())
+        for line in lines:
+            parser.line(line, 1)
+
+    streams = {"llama.cpp (recorded)": record_llama_cpp(), "vLLM-style": VLLM_LINES}
+    results: dict[str, dict[str, float]] = {}
+    for name, lines in streams.items():
+        results[name] = {
+            "old per-case reader (json.loads)": time_per_chunk(lines, args.chunks, old_case_reader),
+            "old load reader (byte scan)": time_per_chunk(lines, args.chunks, old_load_reader),
+            f"new parser ({codec.PARSER})": time_per_chunk(lines, args.chunks, new_parser),
+        }
+        original = sse._loads
+        sse._loads = json.loads  # the fallback when orjson is not installed
+        try:
+            results[name]["new parser (json fallback)"] = time_per_chunk(
+                lines, args.chunks, new_parser
+            )
+        finally:
+            sse._loads = original
+
+    for name, timings in results.items():
+        lines = streams[name]
+        print(f"\n{name}: {len(lines)} data lines, {sum(map(len, lines)) // len(lines)} B avg")
+        new = timings[f"new parser ({codec.PARSER})"]
+        for label, ns in timings.items():
+            print(f"  {label:<34} {ns / 1000:6.2f} us/chunk   new is {ns / new:4.2f}x faster")
+
+
+if __name__ == "__main__":
+    main()
