@@ -14,7 +14,8 @@ WORDS = " ".join(["river mountain window garden music letter market forest"] * 2
 
 def test_round_two_ttft_is_a_prefill_not_a_cache_hit(pytester, write_hosts) -> None:
     write_hosts(
-        '[endpoints.cached]\nlaunch = "embedded"\n[endpoints.cached.embedded]\ncache_prompt = true\n'
+        '[endpoints.cached]\nlaunch = "embedded"\n'
+        "[endpoints.cached.embedded]\ncache_prompt = true\n"
     )
     case = (
         'modality = "text"\nsystem = "You are a helpful assistant."\n'

@@ -102,6 +102,7 @@ def test_vision_cases_on_a_server_that_drops_images_are_unsupported(
     result = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*server accepted the image but prompt tokens did not change*"])
+    result.stdout.fnmatch_lines(["lenient capabilities: image IGNORED (7 prompt tokens with*"])
     (record,) = load_report(pytester.path / "mmbench-report.json")["records"]
     assert record["status"] == "unsupported" and record["rounds"] == []
     assert record["unsupported"]["evidence"]["verdict"] == "ignored"
@@ -138,8 +139,14 @@ def test_load_point_on_a_strict_server_runs_without_length_fields(
         "load = { concurrency = [2], requests = 6, input_tokens = 30, output_tokens = 8 }\n",
         encoding="utf-8",
     )
-    pytester.runpytest_inprocess("mm_load.toml", "--mm-endpoints=hosts.toml").assert_outcomes(
-        passed=1
+    result = pytester.runpytest_inprocess("mm_load.toml", "--mm-endpoints=hosts.toml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*chat/c2: output length not enforced (max_tokens only: the endpoint rejects "
+            "ignore_eos, min_tokens); 6 (100%) requests missed 8 tokens",
+            "strict capabilities: rejects ignore_eos, min_tokens (left out)",
+        ]
     )
     (row,) = load_report(pytester.path / "mmbench-report.json")["load"]["strict"]
     assert row["errors"] == 0 and row["completed"] == 6
