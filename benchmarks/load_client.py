@@ -106,13 +106,20 @@ def start(kind: str, *args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: int) -> None:
-    from pytest_mmbench.load.engine import Target, request_bodies, run_point, warmup_body
-    from pytest_mmbench.load.figures import point_row, tpot_ms
+    from pytest_mmbench.endpoints import Endpoint
+    from pytest_mmbench.load.engine import Target, run_point, warmup_body
+    from pytest_mmbench.load.figures import point_row
     from pytest_mmbench.load.plan import LoadPoint
+    from pytest_mmbench.metrics import compute
+    from pytest_mmbench.request.body import build_body, encode
 
     messages = json.loads(Path(prompts_file).read_text())
     point = LoadPoint(concurrency=concurrency, requests=len(messages), output_tokens=output_tokens)
-    bodies = request_bodies("smollm2", messages, point, {})
+    endpoint = Endpoint(id="bench", model="smollm2", base_url=url)
+    bodies = [
+        encode(build_body(endpoint, m, max_tokens=output_tokens, exact_length=True))
+        for m in messages
+    ]
     target = Target(
         url + "/chat/completions",
         {"Content-Type": "application/json"},
@@ -121,19 +128,18 @@ def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: in
     )
     run = run_point(target, point, bodies)
     row = point_row(run, {})
-    pairs = [
-        {
-            "decode": 1000 / t,
-            "server_decode": r.server_decode_tok_s,
-            "ttft": (r.token_ns[0] - r.sent_ns) / 1e6,
-            "server_prompt_ms": r.server_prompt_ms,
-        }
-        for r in run.records
-        if r.token_ns
-        and (t := tpot_ms(r))
-        and r.server_decode_tok_s
-        and r.server_prompt_ms is not None
-    ]
+    pairs = []
+    for r in run.records:
+        figures, timings = compute(r), r.timings or {}
+        if figures.decode_tok_s and timings.get("predicted_per_second") and r.token_ns:
+            pairs.append(
+                {
+                    "decode": figures.decode_tok_s,
+                    "server_decode": timings["predicted_per_second"],
+                    "ttft": (r.token_ns[0] - r.sent_ns) / 1e6,
+                    "server_prompt_ms": timings["prompt_ms"],
+                }
+            )
     print(
         json.dumps(
             {
