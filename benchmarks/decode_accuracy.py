@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from pytest_mmbench.cases import parse_case
-from pytest_mmbench.embedded import EmbeddedServer
-from pytest_mmbench.endpoints import EmbeddedSettings, Endpoint
-from pytest_mmbench.runner import run_case
-from pytest_mmbench.session import BenchSession
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.run.single import run_case
+from pytest_mmbench.servers.embedded import EmbeddedServer
+from pytest_mmbench.spec.cases import parse_case
+from pytest_mmbench.spec.endpoints import EmbeddedSettings, Endpoint
 
 
 def main() -> None:

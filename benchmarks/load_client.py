@@ -38,8 +38,8 @@ SERVER_CORE, CLIENT_CORE = "0", "1"
 
 
 def serve_llama(parallel: int) -> None:
-    from pytest_mmbench.embedded import EmbeddedServer
-    from pytest_mmbench.endpoints import EmbeddedSettings
+    from pytest_mmbench.servers.embedded import EmbeddedServer
+    from pytest_mmbench.spec.endpoints import EmbeddedSettings
 
     server = EmbeddedServer(EmbeddedSettings(threads=1, parallel=parallel, ctx_size=1024))
     print(server.start(), flush=True)
@@ -106,12 +106,12 @@ def start(kind: str, *args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: int) -> None:
-    from pytest_mmbench.endpoints import Endpoint
-    from pytest_mmbench.load.engine import Target, run_point, warmup_body
-    from pytest_mmbench.load.figures import point_row
-    from pytest_mmbench.load.plan import LoadPoint
-    from pytest_mmbench.metrics import compute
     from pytest_mmbench.request.body import build_body, encode
+    from pytest_mmbench.results.load_row import point_row
+    from pytest_mmbench.results.metrics import compute
+    from pytest_mmbench.run.load.engine import Target, run_point, warmup_body
+    from pytest_mmbench.spec.endpoints import Endpoint
+    from pytest_mmbench.spec.load_plan import LoadPoint
 
     messages = json.loads(Path(prompts_file).read_text())
     point = LoadPoint(concurrency=concurrency, requests=len(messages), output_tokens=output_tokens)
@@ -264,7 +264,7 @@ def run_guidellm(
 def prompts_file(url: str, requests: int, input_tokens: int) -> str:
     import httpx
 
-    from pytest_mmbench.load.prompts import build_prompts
+    from pytest_mmbench.run.load.prompts import build_prompts
 
     with httpx.Client(timeout=60) as http:
         prompts = build_prompts(

@@ -51,8 +51,8 @@ VLLM_LINES = [
 
 
 def record_llama_cpp() -> list[bytes]:
-    from pytest_mmbench.embedded import EmbeddedServer
-    from pytest_mmbench.endpoints import EmbeddedSettings
+    from pytest_mmbench.servers.embedded import EmbeddedServer
+    from pytest_mmbench.spec.endpoints import EmbeddedSettings
 
     server = EmbeddedServer(EmbeddedSettings())
     url = server.start()

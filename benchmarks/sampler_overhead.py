@@ -18,11 +18,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from pytest_mmbench.cases import parse_case
-from pytest_mmbench.embedded import EmbeddedServer
-from pytest_mmbench.endpoints import EmbeddedSettings, Endpoint
-from pytest_mmbench.runner import run_case
-from pytest_mmbench.session import BenchSession
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.run.single import run_case
+from pytest_mmbench.servers.embedded import EmbeddedServer
+from pytest_mmbench.spec.cases import parse_case
+from pytest_mmbench.spec.endpoints import EmbeddedSettings, Endpoint
 from pytest_mmbench.telemetry import TelemetryConfig
 
 STARTED = time.perf_counter()

@@ -32,8 +32,8 @@ try:
 except ImportError:  # the report extra is not installed: those tests skip or fail clearly
     pass
 
-from pytest_mmbench.embedded import EmbeddedServer
-from pytest_mmbench.endpoints import EmbeddedSettings
+from pytest_mmbench.servers.embedded import EmbeddedServer
+from pytest_mmbench.spec.endpoints import EmbeddedSettings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from pytest_mmbench.cases import load_case_file
-from pytest_mmbench.checks import CheckSpecError, evaluate, validate_spec
-from pytest_mmbench.media import AudioSpec, encode_audio, with_parts
+from pytest_mmbench.request.media import AudioSpec, encode_audio, with_parts
+from pytest_mmbench.results.checks import CheckSpecError, evaluate, validate_spec
+from pytest_mmbench.spec.cases import load_case_file
 from support import REPO, load_report, records_by_case
 
 soundfile = pytest.importorskip("soundfile")

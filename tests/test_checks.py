@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mmbench.cases import CaseError, load_case_file, parse_case
-from pytest_mmbench.checks import CheckSpecError, evaluate, validate_spec
+from pytest_mmbench.results.checks import CheckSpecError, evaluate, validate_spec
+from pytest_mmbench.spec.cases import CaseError, load_case_file, parse_case
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -276,7 +276,7 @@ def test_rounds_feed_pytest_benchmark(pytester, llama_url, monkeypatch) -> None:
 
 def test_load_charts_come_from_load_rows() -> None:
     pytest.importorskip("matplotlib")
-    from pytest_mmbench.plots import charts
+    from pytest_mmbench.report.plots import charts
 
     def row(point: str, concurrency: int, size: int | None, tok_s: float, ttft: float) -> dict:
         return {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mmbench.endpoints import HostsError, load_endpoints
+from pytest_mmbench.spec.endpoints import HostsError, load_endpoints
 
 
 def write(tmp_path: Path, text: str) -> Path:

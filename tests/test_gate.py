@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mmbench.frontier import DEFAULT_REGIMES, RegimeError, frontier, parse_regime
-from pytest_mmbench.gate import (
+from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, RegimeError, frontier, parse_regime
+from pytest_mmbench.decide.gate import (
     RuleError,
     check_requirements,
     compare,

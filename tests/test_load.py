@@ -7,20 +7,20 @@ import statistics
 
 import pytest
 
-from pytest_mmbench.endpoints import Endpoint
-from pytest_mmbench.load.arrivals import arrival_offsets
-from pytest_mmbench.load.engine import PointRun, Target, run_point
-from pytest_mmbench.load.figures import point_row
-from pytest_mmbench.load.plan import (
+from pytest_mmbench.request.body import build_body, encode
+from pytest_mmbench.request.sse import ChunkParser
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.results.load_row import point_row
+from pytest_mmbench.run.load.arrivals import arrival_offsets
+from pytest_mmbench.run.load.engine import PointRun, Target, run_point
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.spec.load_plan import (
     LoadPoint,
     Overrides,
     PlanError,
     load_points,
     parse_slo,
 )
-from pytest_mmbench.request.body import build_body, encode
-from pytest_mmbench.request.sse import ChunkParser
-from pytest_mmbench.request.trace import Trace
 from support import REPO, load_report
 
 MS = 1_000_000

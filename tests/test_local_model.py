@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from pytest_mmbench.cases import parse_case
-from pytest_mmbench.endpoints import Endpoint
-from pytest_mmbench.runner import run_case
-from pytest_mmbench.session import BenchSession
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.run.single import run_case
+from pytest_mmbench.spec.cases import parse_case
+from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO, load_report, records_by_case
 
 TEXT_CASES = ("basic-qa", "reasoning", "python-coding", "multilingual", "summarization")

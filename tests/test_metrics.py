@@ -7,9 +7,9 @@ import statistics
 
 import pytest
 
-from pytest_mmbench.aggregate import percentile, spread, summarize_endpoint
-from pytest_mmbench.metrics import NUMERIC_METRICS, compute
 from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.results.metrics import NUMERIC_METRICS, compute
+from pytest_mmbench.results.stats import percentile, spread, summarize_endpoint
 
 MS = 1_000_000
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pytest_mmbench.endpoints import Endpoint
 from pytest_mmbench.request.probe import probe
+from pytest_mmbench.spec.endpoints import Endpoint
 from support import load_report, records_by_case
 
 
@@ -29,7 +29,7 @@ def test_llama_cpp_capabilities(llama_url: str) -> None:
     assert found["accepted_fields"] == ["ignore_eos", "min_tokens", "seed"]
     assert found["evidence"]["base"]["status"] == 200
     assert found["evidence"]["base"]["prompt_tokens"] > 0
-    assert found["duration_s"] < 5  # a few tiny requests
+    assert found["duration_s"] > 0  # measured; its cost is quoted from benchmarks, not timed here
 
 
 def test_a_server_rejecting_length_fields_is_found_out(fault_server) -> None:

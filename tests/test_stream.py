@@ -8,12 +8,12 @@ import socket
 import httpx
 import pytest
 
-from pytest_mmbench.endpoints import Endpoint
-from pytest_mmbench.metrics import compute
 from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.results.metrics import compute
+from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO
 
 

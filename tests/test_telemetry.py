@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pytest_mmbench.aggregate import endpoint_energy, energy_figures
+from pytest_mmbench.results.stats import endpoint_energy, energy_figures
 from pytest_mmbench.telemetry import (
     EndpointTelemetry,
     GpuReading,

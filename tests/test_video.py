@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mmbench.media import VideoSettings, encode_video
+from pytest_mmbench.request.media import VideoSettings, encode_video
 from support import REPO, load_report, records_by_case
 
 av = pytest.importorskip("av")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mmbench.cases import CaseError, load_case_file
-from pytest_mmbench.media import ImageSpec, encode_image, with_images
+from pytest_mmbench.request.media import ImageSpec, encode_image, with_images
+from pytest_mmbench.spec.cases import CaseError, load_case_file
 from support import REPO, load_report, records_by_case
 
 PIL = pytest.importorskip("PIL.Image")
@@ -202,9 +202,9 @@ def test_python_tests_send_media_through_mm_bench(pytester, write_hosts, fault_s
 
 
 def test_energy_per_image_when_energy_was_measured() -> None:
-    from pytest_mmbench.checks import CheckOutcome
-    from pytest_mmbench.metrics import RequestMetrics
-    from pytest_mmbench.results import CaseResult, RoundResult
+    from pytest_mmbench.results.checks import CheckOutcome
+    from pytest_mmbench.results.metrics import RequestMetrics
+    from pytest_mmbench.results.records import CaseResult, RoundResult
 
     result = CaseResult(
         endpoint="e",

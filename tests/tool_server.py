@@ -51,9 +51,9 @@ from typing import Any
 
 import httpx
 
-from pytest_mmbench.embedded import smollm2_path
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.servers.embedded import smollm2_path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ONE_CALL_SSE = DATA_DIR / "llamacpp-tool-call.sse"

@@ -11,12 +11,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .decide import Decisions, ReportFileError, read_report, render_decisions
-from .endpoints import HostsError, load_hosts
-from .frontier import DEFAULT_REGIMES, RegimeResult, frontier, render
-from .gate import DEFAULT_FAIL_ON, RuleError, parse_requirements, parse_rules
-from .html import missing_plot_library, write_outputs
-from .terminal import render_summary
+from pytest_mmbench.decide.decisions import (
+    Decisions,
+    ReportFileError,
+    read_report,
+    render_decisions,
+)
+from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, RegimeResult, frontier, render
+from pytest_mmbench.decide.gate import DEFAULT_FAIL_ON, RuleError, parse_requirements, parse_rules
+from pytest_mmbench.report.html import missing_plot_library, write_outputs
+from pytest_mmbench.report.terminal import render_summary
+from pytest_mmbench.spec.endpoints import HostsError, load_hosts
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from .gate import DEFAULT_FAIL_ON, Requirement, Rule, RuleError, parse_requirements, parse_rules
-from .load.plan import (
+from pytest_mmbench.decide.gate import (
+    DEFAULT_FAIL_ON,
+    Requirement,
+    Rule,
+    RuleError,
+    parse_requirements,
+    parse_rules,
+)
+from pytest_mmbench.spec.load_plan import (
     Overrides,
     PlanError,
     parse_concurrency,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .modalities import MARKER_MODALITY
+from pytest_mmbench.modalities import MARKER_MODALITY
 
 
 @dataclass(frozen=True)

@@ -12,20 +12,33 @@ from typing import Any
 
 import pytest
 
-from . import fixtures, hookspecs, xdist_support
-from .collect import CaseFile, CaseItem, LoadItem, is_case_file
-from .config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
-from .decide import Decisions, ReportFileError, read_report, render_decisions
-from .endpoints import Endpoint, Hosts, HostsError, default_local_endpoint, load_hosts
-from .expectations import check_expect_fail
-from .fixtures import item_marker, python_case_id
-from .html import missing_plot_library, write_outputs
-from .modalities import MARKER_MODALITY
-from .report import ReportCollector
-from .results import IDENTITY
-from .session import BenchSession
-from .state import STATE_KEY, BenchState, bench_state
-from .terminal import render_summary
+from pytest_mmbench import hookspecs
+from pytest_mmbench.config import DEFAULT_CASE_FILES, DEFAULT_REPORT, Settings, resolve
+from pytest_mmbench.decide.decisions import (
+    Decisions,
+    ReportFileError,
+    read_report,
+    render_decisions,
+)
+from pytest_mmbench.glue import fixtures
+from pytest_mmbench.glue import xdist as xdist_support
+from pytest_mmbench.glue.expectations import check_expect_fail
+from pytest_mmbench.glue.fixtures import item_marker, python_case_id
+from pytest_mmbench.glue.items import CaseFile, CaseItem, LoadItem, is_case_file
+from pytest_mmbench.modalities import MARKER_MODALITY
+from pytest_mmbench.report.collector import ReportCollector
+from pytest_mmbench.report.html import missing_plot_library, write_outputs
+from pytest_mmbench.report.terminal import render_summary
+from pytest_mmbench.results.records import IDENTITY
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.spec.endpoints import (
+    Endpoint,
+    Hosts,
+    HostsError,
+    default_local_endpoint,
+    load_hosts,
+)
+from pytest_mmbench.state import STATE_KEY, BenchState, bench_state
 
 MARKERS = {
     "text": "text-only benchmark case",

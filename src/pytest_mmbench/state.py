@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from .config import Settings
-from .results import CaseResult
-from .session import BenchSession
+from pytest_mmbench.config import Settings
+from pytest_mmbench.results.records import CaseResult
+from pytest_mmbench.run.session import BenchSession
 
 
 @dataclass

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..endpoints import Endpoint
-from .codec import dumps as _dumps
+from pytest_mmbench.request.codec import dumps as _dumps
+from pytest_mmbench.spec.endpoints import Endpoint
 
 # Fields the benchmark adds on its own account, and may do without.
 OPTIONAL_FIELDS = ("stream_options", "seed", "ignore_eos", "min_tokens")

@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from ..endpoints import Endpoint
-from .body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
-from .trace import Trace
-from .transport import stream_sync
+from pytest_mmbench.request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.spec.endpoints import Endpoint
 
 PROMPT = "Reply with one word."
 FIELD_TRIALS = ("ignore_eos", "min_tokens", "seed")

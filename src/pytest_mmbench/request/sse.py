@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codec import loads as _loads
-from .trace import ToolCall, Trace
+from pytest_mmbench.request.codec import loads as _loads
+from pytest_mmbench.request.trace import ToolCall, Trace
 
 _DONE = b"[DONE]"
 _NOT_DATA = (b":", b"event:", b"id:", b"retry:")

@@ -20,8 +20,8 @@ import time
 
 import httpx
 
-from .sse import ChunkParser, error_body
-from .trace import Trace
+from pytest_mmbench.request.sse import ChunkParser, error_body
+from pytest_mmbench.request.trace import Trace
 
 # A refusal of an input kind, e.g. llama.cpp's HTTP 500 "image input is not supported",
 # vLLM's 400 "... does not support multimodal inputs"; 415 and 422 are used elsewhere.

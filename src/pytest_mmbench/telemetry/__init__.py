@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .model import GpuReading, Sample, Source, TelemetryReadError, TelemetryUnavailable
-from .nvml import NvmlSource
-from .prometheus import PRESETS, PrometheusSource, custom_preset
-from .sampler import EndpointTelemetry, Sampler
-from .settings import TelemetryConfig
+from pytest_mmbench.telemetry.model import (
+    GpuReading,
+    Sample,
+    Source,
+    TelemetryReadError,
+    TelemetryUnavailable,
+)
+from pytest_mmbench.telemetry.nvml import NvmlSource
+from pytest_mmbench.telemetry.prometheus import PRESETS, PrometheusSource, custom_preset
+from pytest_mmbench.telemetry.sampler import EndpointTelemetry, Sampler
+from pytest_mmbench.telemetry.settings import TelemetryConfig
 
 
 def endpoint_telemetry(

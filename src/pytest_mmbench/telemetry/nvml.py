@@ -12,7 +12,12 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .model import GpuReading, SourceInfo, TelemetryReadError, TelemetryUnavailable
+from pytest_mmbench.telemetry.model import (
+    GpuReading,
+    SourceInfo,
+    TelemetryReadError,
+    TelemetryUnavailable,
+)
 
 INSTALL_HINT = "install nvidia-ml-py (pip install 'pytest-mmbench[gpu]')"
 

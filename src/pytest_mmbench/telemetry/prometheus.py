@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from .model import FIELDS, GpuReading, SourceInfo, TelemetryReadError, TelemetryUnavailable
+from pytest_mmbench.telemetry.model import (
+    FIELDS,
+    GpuReading,
+    SourceInfo,
+    TelemetryReadError,
+    TelemetryUnavailable,
+)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Sample, Source, TelemetryReadError, TelemetryUnavailable
-from .window import FIGURES, summarize
+from pytest_mmbench.telemetry.model import Sample, Source, TelemetryReadError, TelemetryUnavailable
+from pytest_mmbench.telemetry.window import FIGURES, summarize
 
 
 class Sampler:

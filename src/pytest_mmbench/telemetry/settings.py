@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from .model import FIELDS
-from .prometheus import PRESETS
+from pytest_mmbench.telemetry.model import FIELDS
+from pytest_mmbench.telemetry.prometheus import PRESETS
 
 SOURCES = ("auto", "nvml", "prometheus", "none")
 _KEYS = ("source", "url", "preset", "metrics", "scale", "gpu_label")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
-from .model import GpuReading, Sample
+from pytest_mmbench.telemetry.model import GpuReading, Sample
 
 SENSOR_REFRESH_S = 0.1  # NVML refreshes power and energy about every 100 ms
 # The counter is read at the edges but only changes every SENSOR_REFRESH_S, so its delta

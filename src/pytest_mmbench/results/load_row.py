@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..aggregate import spread
-from ..metrics import RequestMetrics, compute, gaps_ms
-from ..request.trace import Trace
-from .engine import PointRun
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.results.metrics import RequestMetrics, compute, gaps_ms
+from pytest_mmbench.results.stats import spread
+from pytest_mmbench.run.load.engine import PointRun
 
 CLIENT_BOUND_SHARE = 0.9  # of one core
 distribution = spread  # one summary shape for rounds and load points

@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from .benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
-from .cases import Case, CaseError, load_case_file
-from .checks import CheckSpecError
-from .endpoints import Endpoint
-from .load.plan import LoadPoint, PlanError, load_points
-from .load.run import LOAD_PROPERTY, LoadSetupError, run_load_point
-from .media import MediaError
-from .results import PROPERTY, CaseResult
-from .runner import run_case
-from .session import EndpointUnavailable
-from .state import BenchState, bench_state
+from pytest_mmbench.glue.benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
+from pytest_mmbench.request.media import MediaError
+from pytest_mmbench.results.checks import CheckSpecError
+from pytest_mmbench.results.records import PROPERTY, CaseResult
+from pytest_mmbench.run.load.point import LOAD_PROPERTY, LoadSetupError, run_load_point
+from pytest_mmbench.run.session import EndpointUnavailable
+from pytest_mmbench.run.single import run_case
+from pytest_mmbench.spec.cases import Case, CaseError, load_case_file
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.spec.load_plan import LoadPoint, PlanError, load_points
+from pytest_mmbench.state import BenchState, bench_state
 
 
 def is_case_file(path: Path, patterns: list[str]) -> bool:

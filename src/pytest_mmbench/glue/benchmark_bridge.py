@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from .results import CaseResult
-from .runner import Driver, Rounds, plain_driver
+from pytest_mmbench.results.records import CaseResult
+from pytest_mmbench.run.single import Driver, Rounds, plain_driver
 
 SUMMARY_FIGURES = (
     "output_tok_s",

@@ -2,7 +2,7 @@
 
 The runner joins the pieces in the order data flows: build the request (client),
 stream and time it (stream), derive figures (metrics), judge the answer (checks),
-and collect the rounds into a :class:`~pytest_mmbench.results.CaseResult`.
+and collect the rounds into a :class:`~pytest_mmbench.results.records.CaseResult`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import checks, metrics
-from .aggregate import energy_figures
-from .cases import Case
-from .endpoints import Endpoint
-from .media import (
+from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode, with_nonce
+from pytest_mmbench.request.media import (
     encode_audio,
     encode_image,
     encode_video,
@@ -23,13 +20,16 @@ from .media import (
     summarize_media,
     with_parts,
 )
-from .request.body import build_body, build_headers, chat_url, encode, with_nonce
-from .request.trace import Trace
-from .request.transport import stream_sync
-from .results import CaseResult, RoundResult
-from .session import BenchSession
-from .telemetry import EndpointTelemetry
-from .telemetry.sampler import Window
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.results import checks, metrics
+from pytest_mmbench.results.records import CaseResult, RoundResult
+from pytest_mmbench.results.stats import energy_figures
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.spec.cases import Case
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.telemetry import EndpointTelemetry
+from pytest_mmbench.telemetry.sampler import Window
 
 WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .figures import endpoint_value
+from pytest_mmbench.figures import endpoint_value
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .session import BenchSession
+from pytest_mmbench.run.session import BenchSession
 
 WORKER_KEY = "mmbench_runtime"
 

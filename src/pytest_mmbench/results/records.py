@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .aggregate import ENERGY_METRICS, spread
-from .checks import CheckOutcome
-from .metrics import NUMERIC_METRICS, RequestMetrics
-from .request.trace import ToolCall, Trace
+from pytest_mmbench.request.trace import ToolCall, Trace
+from pytest_mmbench.results.checks import CheckOutcome
+from pytest_mmbench.results.metrics import NUMERIC_METRICS, RequestMetrics
+from pytest_mmbench.results.stats import ENERGY_METRICS, spread
 
 SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
@@ -114,7 +114,7 @@ class CaseResult:
 
     @property
     def modality(self) -> str:
-        from .modalities import MARKER_MODALITY
+        from pytest_mmbench.modalities import MARKER_MODALITY
 
         return MARKER_MODALITY[self.marker]
 

@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .frontier import Regime, RegimeResult, frontier, render
-from .gate import GateRow, Requirement, RequirementRow, Rule, check_requirements, compare
+from pytest_mmbench.decide.frontier import Regime, RegimeResult, frontier, render
+from pytest_mmbench.decide.gate import (
+    GateRow,
+    Requirement,
+    RequirementRow,
+    Rule,
+    check_requirements,
+    compare,
+)
 
 
 class ReportFileError(Exception):

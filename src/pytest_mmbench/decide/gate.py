@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .figures import CASE_FIGURES, ENDPOINT_FIGURES, case_spread, case_value, endpoint_value
+from pytest_mmbench.figures import (
+    CASE_FIGURES,
+    ENDPOINT_FIGURES,
+    case_spread,
+    case_value,
+    endpoint_value,
+)
 
 NOISE_SIGMAS = 2.0
 DEFAULT_FAIL_ON = "tok_s:-10%,ttft_ms:+20%,energy_j:+15%,passed:-0"

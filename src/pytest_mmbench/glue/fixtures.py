@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from .cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, CaseError, parse_case
-from .collect import CaseErrored
-from .endpoints import Endpoint
-from .modalities import MARKER_MODALITY
-from .results import PROPERTY, CaseResult
-from .runner import run_case
-from .session import EndpointUnavailable
-from .state import bench_state
+from pytest_mmbench.glue.items import CaseErrored
+from pytest_mmbench.modalities import MARKER_MODALITY
+from pytest_mmbench.results.records import PROPERTY, CaseResult
+from pytest_mmbench.run.session import EndpointUnavailable
+from pytest_mmbench.run.single import run_case
+from pytest_mmbench.spec.cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, CaseError, parse_case
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.state import bench_state
 
 
 def item_marker(item: pytest.Item) -> str:

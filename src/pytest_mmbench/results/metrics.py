@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from .aggregate import percentile
-from .request.trace import Trace
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.results.stats import percentile
 
 NS_PER_MS = 1_000_000
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import CheckSpecError, validate_spec
-from .gate import RuleError, parse_rules
-from .media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
-from .modalities import MARKER_MODALITY
-from .tomlfile import TomlFileError, read_toml
+from pytest_mmbench.decide.gate import RuleError, parse_rules
+from pytest_mmbench.modalities import MARKER_MODALITY
+from pytest_mmbench.request.media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
+from pytest_mmbench.results.checks import CheckSpecError, validate_spec
+from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
 
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_SEED = 1234
@@ -215,7 +215,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         raise fail("modality", f"must be one of {', '.join(MARKER_MODALITY)}, got {marker!r}")
     load = entry.get("load")
     if load is not None:
-        from .load.plan import PlanError, parse_load_table
+        from pytest_mmbench.spec.load_plan import PlanError, parse_load_table
 
         try:
             parse_load_table(load)

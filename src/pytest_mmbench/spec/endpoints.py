@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
-from .gate import Requirement, RuleError, parse_requirements
-from .media import VideoSettings
-from .modalities import MODALITIES
-from .telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
-from .tomlfile import TomlFileError, read_toml
+from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
+from pytest_mmbench.decide.gate import Requirement, RuleError, parse_requirements
+from pytest_mmbench.modalities import MODALITIES
+from pytest_mmbench.request.media import VideoSettings
+from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
+from pytest_mmbench.telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aggregate import energy_figures
-from ..cases import Case
-from ..endpoints import Endpoint
-from ..request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
-from ..session import BenchSession
-from .engine import Target, run_point, warmup_body
-from .figures import output_length, point_row
-from .plan import LoadPoint
-from .prompts import build_prompts
+from pytest_mmbench.request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
+from pytest_mmbench.results.load_row import output_length, point_row
+from pytest_mmbench.results.stats import energy_figures
+from pytest_mmbench.run.load.engine import Target, run_point, warmup_body
+from pytest_mmbench.run.load.prompts import build_prompts
+from pytest_mmbench.run.session import BenchSession
+from pytest_mmbench.spec.cases import Case
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.spec.load_plan import LoadPoint
 
 LOAD_PROPERTY = "mmbench_load"  # user_properties key carrying a load point's row
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from .embedded import EmbeddedServer, EmbeddedServerError
-from .endpoints import Endpoint
-from .request.body import OPTIONAL_FIELDS
-from .request.probe import Capabilities, not_probed, probe
-from .telemetry import EndpointTelemetry, endpoint_telemetry
+from pytest_mmbench.request.body import OPTIONAL_FIELDS
+from pytest_mmbench.request.probe import Capabilities, not_probed, probe
+from pytest_mmbench.servers.embedded import EmbeddedServer, EmbeddedServerError
+from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.telemetry import EndpointTelemetry, endpoint_telemetry
 
 
 class EndpointUnavailable(Exception):

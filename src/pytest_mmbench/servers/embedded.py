@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .endpoints import EmbeddedSettings
+from pytest_mmbench.spec.endpoints import EmbeddedSettings
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL_HINT = (
@@ -95,7 +95,7 @@ class EmbeddedServer:
     @staticmethod
     def _projector_path(projector: str) -> Path:
         if projector == "tiny-random":
-            from .tiny_projector import tiny_projector_path
+            from pytest_mmbench.servers.tiny_projector import tiny_projector_path
 
             try:
                 return tiny_projector_path()

@@ -21,10 +21,8 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from .aggregate import endpoint_energy, summarize_endpoint
-from .load.run import LOAD_PROPERTY
-from .results import (
+from pytest_mmbench import __version__
+from pytest_mmbench.results.records import (
     IDENTITY,
     PROPERTY,
     SCHEMA_VERSION,
@@ -32,6 +30,8 @@ from .results import (
     find_property,
     skipped_record,
 )
+from pytest_mmbench.results.stats import endpoint_energy, summarize_endpoint
+from pytest_mmbench.run.load.point import LOAD_PROPERTY
 
 
 def _now() -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .endpoints import Endpoint
-from .results import IDENTITY, find_property
+from pytest_mmbench.results.records import IDENTITY, find_property
+from pytest_mmbench.spec.endpoints import Endpoint
 
 SHOWN_KNOWN = 20  # known ids listed in the error; the rest are counted
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..request.body import encode
-from ..request.trace import Trace
-from ..request.transport import schedule, stream_async
-from .arrivals import arrival_offsets
-from .plan import LoadPoint
+from pytest_mmbench.request.body import encode
+from pytest_mmbench.request.trace import Trace
+from pytest_mmbench.request.transport import schedule, stream_async
+from pytest_mmbench.run.load.arrivals import arrival_offsets
+from pytest_mmbench.spec.load_plan import LoadPoint
 
 
 @dataclass

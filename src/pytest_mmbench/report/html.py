@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .decide import render_decisions
-from .terminal import render_summary
+from pytest_mmbench.decide.decisions import render_decisions
+from pytest_mmbench.report.terminal import render_summary
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d2433; max-width: 1200px; }
@@ -37,7 +37,7 @@ def write_outputs(
     document: Mapping[str, Any], html_path: Path | None, plots_dir: Path | None
 ) -> list[str]:
     """Write the HTML page and/or the chart PNGs; return what was written, for the terminal."""
-    from .plots import charts
+    from pytest_mmbench.report.plots import charts
 
     drawn = charts(document)
     written = []

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .figures import axis_higher_is_better, endpoint_value, known_axis
-from .modalities import MARKER_MODALITY
+from pytest_mmbench.figures import axis_higher_is_better, endpoint_value, known_axis
+from pytest_mmbench.modalities import MARKER_MODALITY
 
 MODALITIES = tuple(dict.fromkeys(MARKER_MODALITY.values()))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..request.body import nonce_text
+from pytest_mmbench.request.body import nonce_text
 
 WORDS = [
     "time",

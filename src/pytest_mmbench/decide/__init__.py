@@ -1,0 +1,1 @@
+"""Decisions from a report: regression gate, requirements, the deployment frontier."""

@@ -1,0 +1,1 @@
+"""pytest glue: collected items, fixtures, the pytest-benchmark bridge, xdist hand-back."""

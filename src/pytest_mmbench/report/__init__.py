@@ -1,0 +1,1 @@
+"""The JSON report's collector (main process only), the terminal summary, HTML and charts."""

@@ -1,0 +1,1 @@
+"""Servers this run starts itself: the embedded llama.cpp and its tiny projector."""

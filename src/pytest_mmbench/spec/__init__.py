@@ -1,0 +1,1 @@
+"""Inputs, parsed once into typed specs: hosts.toml endpoints, case files, load plans."""
