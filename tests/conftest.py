@@ -34,6 +34,7 @@ except ImportError:  # the report extra is not installed: those tests skip or fa
 
 from pytest_mmbench.servers.embedded import EmbeddedServer
 from pytest_mmbench.spec.endpoints import EmbeddedSettings
+from real_servers import RealServer, transformers_url
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,22 @@ def _no_pytest_benchmark_in_inner_runs(
         # prompt each run, and a 135M model's answer with it; a fixed one keeps the
         # real-model tests repeatable.
         monkeypatch.setenv("MM_BENCH_RUN_ID", "t3")
+
+
+@pytest.fixture(scope="session")
+def transformers_server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
+    """One ``transformers serve`` for the session (about 40 s to set up, see docs).
+
+    The converted checkpoint goes in the pytest cache when there is one, so only the first
+    run pays for the conversion (about 30 s); with ``-p no:cacheprovider`` it goes in a
+    temporary directory and is redone every run.
+    """
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        model_cache = Path(cache.mkdir("transformers-serve"))
+    else:
+        model_cache = request.getfixturevalue("tmp_path_factory").mktemp("transformers-serve")
+    yield from transformers_url(model_cache)
 
 
 @pytest.fixture(scope="session")

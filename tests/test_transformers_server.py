@@ -16,33 +16,15 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from real_servers import RealServer, transformers_url
+from real_servers import RealServer
 
 PROMPT = [{"role": "user", "content": "Say hello."}]
 TIMEOUT = httpx.Timeout(120.0, connect=5.0)
-
-
-@pytest.fixture(scope="session")
-def transformers_server(request: pytest.FixtureRequest) -> Iterator[RealServer]:
-    """One ``transformers serve`` for the session (about 40 s to set up, see docs).
-
-    The converted checkpoint goes in the pytest cache when there is one, so only the first
-    run pays for the conversion (about 30 s); with ``-p no:cacheprovider`` it goes in a
-    temporary directory and is redone every run.
-    """
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        model_cache = Path(cache.mkdir("transformers-serve"))
-    else:
-        model_cache = request.getfixturevalue("tmp_path_factory").mktemp("transformers-serve")
-    yield from transformers_url(model_cache)
 
 
 @pytest.fixture(scope="session")

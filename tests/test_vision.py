@@ -139,7 +139,7 @@ def test_a_server_that_refuses_images_is_unsupported_not_a_crash(
     result.stdout.fnmatch_lines(
         [
             "grid * unsupported",
-            "*endpoint smol refused image input (HTTP 500: image input is not supported*",
+            "*endpoint smol cannot take image input (HTTP 500: image input is not supported*",
         ]
     )
     assert "Traceback" not in result.stdout.str()

@@ -102,7 +102,7 @@ class CaseItem(pytest.Item):
         self.user_properties.append((PROPERTY, state.finish_record(self.result)))
         if self.result.status == "unsupported":
             pytest.skip(
-                f"endpoint {self.endpoint.id} refused {self.result.modality} input "
+                f"endpoint {self.endpoint.id} cannot take {self.result.modality} input "
                 f"({self.result.error})"
             )
         if self.result.status == "error":
