@@ -21,6 +21,7 @@ from pytest_mmbench.decide.gate import (
     parse_requirements,
     parse_rules,
 )
+from pytest_mmbench.options import DEFAULT_REPORT
 from pytest_mmbench.spec.load_plan import (
     Overrides,
     PlanError,
@@ -28,9 +29,6 @@ from pytest_mmbench.spec.load_plan import (
     parse_rates,
     parse_slo,
 )
-
-DEFAULT_REPORT = "mmbench-report.json"
-DEFAULT_CASE_FILES = ("mm_*.toml",)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mmbench.config import Settings
-from pytest_mmbench.results.records import CaseResult
-from pytest_mmbench.run.session import BenchSession
+if TYPE_CHECKING:  # the plugin imports this module in every run: no heavy imports
+    from pytest_mmbench.config import Settings
+    from pytest_mmbench.results.records import CaseResult
+    from pytest_mmbench.run.session import BenchSession
 
 
 @dataclass

@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mmbench.glue.items import CaseErrored
 from pytest_mmbench.modalities import MARKER_MODALITY
-from pytest_mmbench.results.records import PROPERTY, CaseResult
-from pytest_mmbench.run.session import EndpointUnavailable
-from pytest_mmbench.run.single import run_case
-from pytest_mmbench.spec.cases import DEFAULT_MAX_TOKENS, DEFAULT_SEED, CaseError, parse_case
-from pytest_mmbench.spec.endpoints import Endpoint
+from pytest_mmbench.options import DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from pytest_mmbench.state import bench_state
+
+if TYPE_CHECKING:  # registered in every run: the request core loads on first use
+    from pytest_mmbench.results.records import CaseResult
+    from pytest_mmbench.spec.endpoints import Endpoint
 
 
 def item_marker(item: pytest.Item) -> str:
@@ -66,6 +65,12 @@ class Bench:
         errors with the server's message; an answer failing ``check`` is returned with
         ``status == "failed"`` for the test to assert on.
         """
+        from pytest_mmbench.glue.items import CaseErrored
+        from pytest_mmbench.results.records import PROPERTY
+        from pytest_mmbench.run.session import EndpointUnavailable
+        from pytest_mmbench.run.single import run_case
+        from pytest_mmbench.spec.cases import CaseError, parse_case
+
         self._calls += 1
         case_id = self.case_id if self._calls == 1 else f"{self.case_id}#{self._calls}"
         entry: dict[str, Any] = {
@@ -119,6 +124,8 @@ class Bench:
 @pytest.fixture
 def mm_endpoint(request: pytest.FixtureRequest) -> Endpoint:
     """The endpoint this test runs against (the test is repeated per endpoint)."""
+    from pytest_mmbench.spec.endpoints import Endpoint
+
     param = getattr(request, "param", None)
     if not isinstance(param, Endpoint):
         raise pytest.UsageError("mm_endpoint is parametrized by pytest-mmbench; do not override it")

@@ -17,8 +17,8 @@ import pytest
 from pytest_mmbench.glue.benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
 from pytest_mmbench.request.media import MediaError
 from pytest_mmbench.results.checks import CheckSpecError
-from pytest_mmbench.results.records import PROPERTY, CaseResult
-from pytest_mmbench.run.load.point import LOAD_PROPERTY, LoadSetupError, run_load_point
+from pytest_mmbench.results.records import LOAD_PROPERTY, PROPERTY, CaseResult
+from pytest_mmbench.run.load.point import LoadSetupError, run_load_point
 from pytest_mmbench.run.session import EndpointUnavailable
 from pytest_mmbench.run.single import run_case
 from pytest_mmbench.spec.cases import Case, CaseError, load_case_file
@@ -73,6 +73,8 @@ class CaseErrored(Exception):
 
 
 class CaseItem(pytest.Item):
+    mm_kind = "case"  # how glue.runtime recognises it without importing this module
+
     def __init__(self, *, case: Case, endpoint: Endpoint, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
@@ -137,6 +139,8 @@ class LoadFailed(Exception):
 
 class LoadItem(pytest.Item):
     """One load point of a load case on one endpoint: ``<case>[<endpoint>-c8]``."""
+
+    mm_kind = "load"
 
     def __init__(self, *, case: Case, endpoint: Endpoint, point: LoadPoint, **kwargs: Any) -> None:
         super().__init__(**kwargs)

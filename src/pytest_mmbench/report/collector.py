@@ -24,6 +24,7 @@ import pytest
 from pytest_mmbench import __version__
 from pytest_mmbench.results.records import (
     IDENTITY,
+    LOAD_PROPERTY,
     PROPERTY,
     SCHEMA_VERSION,
     error_record,
@@ -31,7 +32,6 @@ from pytest_mmbench.results.records import (
     skipped_record,
 )
 from pytest_mmbench.results.stats import endpoint_energy, summarize_endpoint
-from pytest_mmbench.run.load.point import LOAD_PROPERTY
 
 
 def _now() -> str:

@@ -20,6 +20,7 @@ from pytest_mmbench.results.stats import ENERGY_METRICS, spread
 SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
 IDENTITY = "mmbench_id"  # user_properties key set at collection, so skips are reported too
+LOAD_PROPERTY = "mmbench_load"  # user_properties key carrying a load point's row
 
 
 @dataclass

@@ -11,15 +11,17 @@ from __future__ import annotations
 import secrets
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from pytest_mmbench.request.body import OPTIONAL_FIELDS
-from pytest_mmbench.request.probe import Capabilities, not_probed, probe
-from pytest_mmbench.servers.embedded import EmbeddedServer, EmbeddedServerError
 from pytest_mmbench.spec.endpoints import Endpoint
-from pytest_mmbench.telemetry import EndpointTelemetry, endpoint_telemetry
+
+if TYPE_CHECKING:  # loaded on first use: a run that sends nothing never imports them
+    import httpx
+
+    from pytest_mmbench.request.probe import Capabilities
+    from pytest_mmbench.servers.embedded import EmbeddedServer
+    from pytest_mmbench.telemetry.sampler import EndpointTelemetry
 
 
 class EndpointUnavailable(Exception):
@@ -97,6 +99,8 @@ class BenchSession:
             runtime.base_url = endpoint.base_url
             return endpoint.base_url
         assert endpoint.embedded is not None, "validated: launch endpoints have embedded settings"
+        from pytest_mmbench.servers.embedded import EmbeddedServer, EmbeddedServerError
+
         server = EmbeddedServer(endpoint.embedded)
         try:
             runtime.base_url = server.start()
@@ -113,6 +117,8 @@ class BenchSession:
         (``--mm-probe=off``: None, and nothing is adapted)."""
         runtime = self.runtime[endpoint.id]
         if runtime.capabilities is None:
+            from pytest_mmbench.request.probe import not_probed, probe
+
             base_url = self.base_url(endpoint)
             runtime.capabilities = (
                 probe(self.http(endpoint), base_url, endpoint)
@@ -136,6 +142,8 @@ class BenchSession:
         """The endpoint's telemetry, started (with its idle window) on first use."""
         found = self._telemetry.get(endpoint.id)
         if found is None:
+            from pytest_mmbench.telemetry import endpoint_telemetry
+
             found = endpoint_telemetry(
                 endpoint.telemetry, endpoint.base_url, endpoint.gpus, self.sample_hz, self.idle_s
             )
@@ -146,6 +154,8 @@ class BenchSession:
     def http(self, endpoint: Endpoint) -> httpx.Client:
         client = self._clients.get(endpoint.id)
         if client is None:
+            import httpx
+
             timeout = httpx.Timeout(endpoint.timeout_s, connect=min(endpoint.timeout_s, 10.0))
             client = httpx.Client(timeout=timeout)
             self._clients[endpoint.id] = client

@@ -28,8 +28,7 @@ from pytest_mmbench.results.stats import energy_figures
 from pytest_mmbench.run.session import BenchSession
 from pytest_mmbench.spec.cases import Case
 from pytest_mmbench.spec.endpoints import Endpoint
-from pytest_mmbench.telemetry import EndpointTelemetry
-from pytest_mmbench.telemetry.sampler import Window
+from pytest_mmbench.telemetry.sampler import EndpointTelemetry, Window
 
 WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
 

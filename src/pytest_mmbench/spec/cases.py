@@ -16,12 +16,11 @@ from typing import Any
 
 from pytest_mmbench.decide.gate import RuleError, parse_rules
 from pytest_mmbench.modalities import MARKER_MODALITY
+from pytest_mmbench.options import DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from pytest_mmbench.request.media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
 from pytest_mmbench.results.checks import CheckSpecError, validate_spec
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
 
-DEFAULT_MAX_TOKENS = 256
-DEFAULT_SEED = 1234
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

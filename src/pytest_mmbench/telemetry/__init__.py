@@ -7,18 +7,37 @@ No pytest imports here: the sampler is usable from scripts (see
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from pytest_mmbench.telemetry.model import (
-    GpuReading,
-    Sample,
-    Source,
-    TelemetryReadError,
-    TelemetryUnavailable,
-)
-from pytest_mmbench.telemetry.nvml import NvmlSource
-from pytest_mmbench.telemetry.prometheus import PRESETS, PrometheusSource, custom_preset
-from pytest_mmbench.telemetry.sampler import EndpointTelemetry, Sampler
-from pytest_mmbench.telemetry.settings import TelemetryConfig
+if TYPE_CHECKING:
+    from pytest_mmbench.telemetry.sampler import EndpointTelemetry
+    from pytest_mmbench.telemetry.settings import TelemetryConfig
+
+# Names re-exported from the submodules, loaded on first use (PEP 562): parsing hosts
+# needs only ``telemetry.settings``, and the sources pull in httpx and NVML bindings.
+_EXPORTS = {
+    "GpuReading": "model",
+    "Sample": "model",
+    "Source": "model",
+    "TelemetryReadError": "model",
+    "TelemetryUnavailable": "model",
+    "NvmlSource": "nvml",
+    "PRESETS": "prometheus",
+    "PrometheusSource": "prometheus",
+    "custom_preset": "prometheus",
+    "EndpointTelemetry": "sampler",
+    "Sampler": "sampler",
+    "TelemetryConfig": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{module}"), name)
 
 
 def endpoint_telemetry(
@@ -29,6 +48,11 @@ def endpoint_telemetry(
     idle_s: float,
 ) -> EndpointTelemetry:
     """The telemetry object for one endpoint, its source chosen from hosts.toml."""
+    from pytest_mmbench.telemetry.model import Source
+    from pytest_mmbench.telemetry.nvml import NvmlSource
+    from pytest_mmbench.telemetry.prometheus import PRESETS, PrometheusSource, custom_preset
+    from pytest_mmbench.telemetry.sampler import EndpointTelemetry
+
     source_name, reason = config.resolved_source(base_url)
     source: Source | None = None
     if source_name == "nvml":
@@ -41,16 +65,4 @@ def endpoint_telemetry(
     return EndpointTelemetry(source, hz, idle_s, reason or "")
 
 
-__all__ = [
-    "EndpointTelemetry",
-    "GpuReading",
-    "NvmlSource",
-    "PrometheusSource",
-    "Sample",
-    "Sampler",
-    "Source",
-    "TelemetryConfig",
-    "TelemetryReadError",
-    "TelemetryUnavailable",
-    "endpoint_telemetry",
-]
+__all__ = [*_EXPORTS, "endpoint_telemetry"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # hosts parsing reads PRESETS here; the client loads with a source
+    import httpx
 
 from pytest_mmbench.telemetry.model import (
     FIELDS,
@@ -72,6 +73,8 @@ class PrometheusSource:
         self.url = url
         self.preset = preset
         self._wanted = list(gpus) if gpus is not None else None
+        import httpx
+
         self._client = client or httpx.Client(timeout=timeout_s)
         self.info = SourceInfo(name="prometheus")
 
@@ -119,6 +122,7 @@ class PrometheusSource:
         )
 
     def _scrape(self) -> dict[str, dict[int, float]]:
+        import httpx
         from prometheus_client.parser import text_string_to_metric_families
 
         try:

@@ -18,8 +18,6 @@ from pytest_mmbench.spec.cases import Case
 from pytest_mmbench.spec.endpoints import Endpoint
 from pytest_mmbench.spec.load_plan import LoadPoint
 
-LOAD_PROPERTY = "mmbench_load"  # user_properties key carrying a load point's row
-
 
 class LoadSetupError(Exception):
     """The point could not start (its prompts could not be sized)."""

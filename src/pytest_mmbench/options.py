@@ -1,0 +1,192 @@
+"""The option table: every setting's command-line flag and ini key, in one place.
+
+Kept free of heavy imports: pytest loads this with the plugin in every run, including
+runs that collect no benchmark case.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+DEFAULT_REPORT = "mmbench-report.json"
+DEFAULT_CASE_FILES = ("mm_*.toml",)
+DEFAULT_MAX_TOKENS = 256  # per case (case files and mm_bench.chat alike)
+DEFAULT_SEED = 1234
+
+MARKERS = {
+    "text": "text-only benchmark case",
+    "vision": "benchmark case with image input (endpoint must declare 'image')",
+    "audio": "benchmark case with audio input (endpoint must declare 'audio')",
+    "video": "benchmark case with video input (endpoint must declare 'video')",
+    "load": "load point: many concurrent requests (--mm-concurrency / --mm-rate)",
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mmbench", "pytest-mmbench: benchmark model endpoints")
+    group.addoption(
+        "--mm-endpoints",
+        dest="mm_endpoints",
+        metavar="PATH",
+        default=None,
+        help="hosts.toml listing the endpoints to benchmark "
+        "(default: the embedded SmolLM2-135M model)",
+    )
+    group.addoption(
+        "--mm-rounds",
+        dest="mm_rounds",
+        metavar="N",
+        default=None,
+        help="recorded repetitions of each case (default 1)",
+    )
+    group.addoption(
+        "--mm-warmup",
+        dest="mm_warmup",
+        metavar="N",
+        default=None,
+        help="unrecorded requests per endpoint before its first case (default 0)",
+    )
+    group.addoption(
+        "--mm-report",
+        dest="mm_report",
+        metavar="PATH",
+        default=None,
+        help=f"where to write the JSON report (default {DEFAULT_REPORT})",
+    )
+    group.addoption(
+        "--mm-sample-hz",
+        dest="mm_sample_hz",
+        metavar="HZ",
+        default=None,
+        help="GPU telemetry sampling rate (default 10)",
+    )
+    group.addoption(
+        "--mm-idle-s",
+        dest="mm_idle_s",
+        metavar="S",
+        default=None,
+        help="quiet window measuring idle power before an endpoint's first case "
+        "(default 2; 0 skips it)",
+    )
+    group.addoption(
+        "--mm-baseline",
+        dest="mm_baseline",
+        metavar="PATH",
+        default=None,
+        help="an earlier report to compare this run with (regression gate)",
+    )
+    group.addoption(
+        "--mm-fail-on",
+        dest="mm_fail_on",
+        metavar="RULES",
+        default=None,
+        help="allowed change per figure in its bad direction, e.g. "
+        '"tok_s:-10%%,ttft_ms:+20%%,energy_j:+15%%,passed:-0" (the default)',
+    )
+    group.addoption(
+        "--mm-require",
+        dest="mm_require",
+        metavar="REQS",
+        default=None,
+        help='absolute requirements per endpoint, e.g. "tok_s>=40,ttft_ms<=200"',
+    )
+    group.addoption(
+        "--mm-html",
+        dest="mm_html",
+        metavar="PATH",
+        default=None,
+        help="write a self-contained HTML report with charts (needs matplotlib)",
+    )
+    group.addoption(
+        "--mm-plots",
+        dest="mm_plots",
+        metavar="DIR",
+        default=None,
+        help="write the report's charts as PNG files into DIR",
+    )
+    group.addoption(
+        "--mm-concurrency",
+        dest="mm_concurrency",
+        metavar="N,N",
+        default=None,
+        help="run load cases as closed loops at these concurrencies, e.g. 1,8,32",
+    )
+    group.addoption(
+        "--mm-rate",
+        dest="mm_rate",
+        metavar="R,R",
+        default=None,
+        help="run load cases as open loops at these request rates (Poisson), req/s",
+    )
+    group.addoption(
+        "--mm-requests",
+        dest="mm_requests",
+        metavar="N",
+        default=None,
+        help="requests per load point",
+    )
+    group.addoption(
+        "--mm-duration",
+        dest="mm_duration",
+        metavar="S",
+        default=None,
+        help="stop issuing a load point's requests after S seconds",
+    )
+    group.addoption(
+        "--mm-slo",
+        dest="mm_slo",
+        metavar="SLO",
+        default=None,
+        help='goodput targets, e.g. "ttft_ms:200,tpot_ms:50"',
+    )
+    group.addoption(
+        "--mm-processes",
+        dest="mm_processes",
+        metavar="N",
+        default=None,
+        help="spread each load point over N client processes (default 1)",
+    )
+    group.addoption(
+        "--mm-probe",
+        dest="mm_probe",
+        metavar="on|off",
+        default=None,
+        help="probe each endpoint's capabilities (usage, [DONE], rejected fields, whether "
+        "media is really consumed) before its first measured request (default on)",
+    )
+    group.addoption(
+        "--mm-run-id",
+        dest="mm_run_id",
+        metavar="ID",
+        default=None,
+        help="the tag that starts every prompt so no two runs share a cached prefix "
+        "(default: random per run; a fixed one reproduces a run's exact prompts)",
+    )
+    for name, text in (
+        ("run_id", "tag that starts every prompt"),
+        ("probe", "probe endpoint capabilities: on or off"),
+        ("concurrency", "load concurrencies"),
+        ("rate", "load request rates"),
+        ("requests", "requests per load point"),
+        ("duration", "load duration"),
+        ("slo", "goodput SLO"),
+        ("processes", "load client processes"),
+        ("baseline", "earlier report to gate against"),
+        ("fail_on", "regression rules"),
+        ("require", "absolute requirements"),
+        ("html", "HTML report path"),
+        ("plots", "folder for chart PNGs"),
+    ):
+        parser.addini(f"mm_{name}", text, default="")
+    parser.addini("mm_sample_hz", "GPU telemetry sampling rate", default="")
+    parser.addini("mm_idle_s", "idle-power window before an endpoint's first case", default="")
+    parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
+    parser.addini("mm_rounds", "recorded repetitions of each case", default="")
+    parser.addini("mm_warmup", "unrecorded requests per endpoint before its first case", default="")
+    parser.addini("mm_report", "where to write the JSON report", default="")
+    parser.addini(
+        "mm_case_files",
+        "glob patterns of case files",
+        type="args",
+        default=list(DEFAULT_CASE_FILES),
+    )
