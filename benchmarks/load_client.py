@@ -106,10 +106,10 @@ def start(kind: str, *args: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: int) -> None:
-    from pytest_mmbench.request.body import build_body, encode
+    from pytest_mmbench.request.body import build_body, encode, warmup_body
     from pytest_mmbench.results.load_row import point_row
     from pytest_mmbench.results.metrics import compute
-    from pytest_mmbench.run.load.engine import Target, run_point, warmup_body
+    from pytest_mmbench.run.load.engine import Target, run_point
     from pytest_mmbench.spec.endpoints import Endpoint
     from pytest_mmbench.spec.load_plan import LoadPoint
 
@@ -124,7 +124,7 @@ def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: in
         url + "/chat/completions",
         {"Content-Type": "application/json"},
         600.0,
-        warmup=warmup_body("smollm2"),
+        warmup=warmup_body(endpoint),
     )
     run = run_point(target, point, bodies)
     row = point_row(run, {})

@@ -156,6 +156,11 @@ def test_load_point_on_a_strict_server_runs_without_length_fields(
     assert "rejects ignore_eos, min_tokens" in length["enforced_by"]
     assert length["missed"] == 6 and length["missed_share"] == 1.0  # 4 tokens, not 8
     assert row["output_tokens"]["mean"] == 4  # the real lengths
+    log = row["request_log"]
+    assert [entry["index"] for entry in log] == list(range(6))
+    assert all(entry["output_tokens"] == 4 and entry["error"] is None for entry in log)
+    starts = [entry["wall_start"] for entry in log]
+    assert all(abs(start - row["wall_start"]) < 60 for start in starts)  # epoch seconds
 
 
 def test_records_say_what_cache_hygiene_was_done(pytester, write_hosts, fault_server) -> None:
@@ -177,3 +182,49 @@ def test_records_say_what_cache_hygiene_was_done(pytester, write_hosts, fault_se
     tagged = [text for text in sent if text.endswith("Hi") and text.startswith("[t3-")]
     assert len(set(tagged)) == 2  # two rounds of "t", each with its own tag
     assert sent.count("Hi") == 2  # both rounds of "same" as written
+
+
+def test_a_field_the_user_asked_for_is_never_dropped(pytester, write_hosts, fault_server) -> None:
+    """The endpoint's own extra_body asks for ignore_eos: the strict server's refusal is
+    the case's error, with its message, not a silent drop."""
+    write_hosts(
+        f'[endpoints.strict]\nbase_url = "{fault_server.url}"\nmodel = "fault:strict"\n'
+        "extra_body = { ignore_eos = true }\n"
+    )
+    (pytester.path / "mm_t.toml").write_text(
+        '[[case]]\nid = "t"\nmodality = "text"\nprompt = "Hi"\ncheck = { contains = "Paris" }\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*HTTP 422: Unexpected fields in the request: {'ignore_eos'}*"])
+    (record,) = load_report(pytester.path / "mmbench-report.json")["records"]
+    assert record["status"] == "error" and "Unexpected fields" in record["error"]
+    sent = [r["body"] for r in fault_server.requests if r["body"].get("max_tokens") == 256]
+    assert sent and all(body["ignore_eos"] is True for body in sent)
+
+
+def test_media_without_usage_is_measured_but_marked_unverified(
+    pytester, write_hosts, fault_server
+) -> None:
+    pytest.importorskip("PIL")
+    write_hosts(
+        f'[endpoints.quiet]\nbase_url = "{fault_server.url}"\nmodel = "fault:nousage"\n'
+        'modalities = ["text", "image"]\n'
+    )
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (255, 0, 0)).save(pytester.path / "grid.png")
+    (pytester.path / "mm_v.toml").write_text(
+        '[[case]]\nid = "grid"\nmodality = "vision"\nprompt = "Colours?"\n'
+        'images = [{ file = "grid.png" }]\ncheck = { contains = "Paris" }\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["quiet capabilities: sends no usage (token counts estimated); image unverified (*"]
+    )
+    (record,) = load_report(pytester.path / "mmbench-report.json")["records"]
+    assert record["status"] == "passed" and record["media_check"]["verdict"] == "unverified"
+    assert record["output_tokens_estimated"] is True

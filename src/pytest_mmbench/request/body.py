@@ -77,6 +77,14 @@ def build_body(
     return body
 
 
+WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
+
+
+def warmup_body(endpoint: Endpoint, drop: frozenset[str] = frozenset()) -> bytes:
+    """An unrecorded one-token request, built like every other one."""
+    return encode(build_body(endpoint, WARMUP_MESSAGES, max_tokens=1, drop=drop))
+
+
 def encode(body: Mapping[str, Any]) -> bytes:
     """Serialise once, before any clock starts."""
     encoded: bytes = _dumps(body)

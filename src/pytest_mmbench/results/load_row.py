@@ -94,6 +94,7 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "server_prompt_ms": distribution((r.timings or {}).get("prompt_ms") for r in done),
         "missing": {},
     }
+    row["request_log"] = [request_entry(r) for r in sorted(run.records, key=lambda r: r.index)]
     if slo:
         good = sum(1 for f in figures if meets_slo(f, slo))
         row["goodput_rps"] = good / wall_s if wall_s > 0 else None
@@ -127,4 +128,21 @@ def output_length(
         "missed": missed if known else None,
         "missed_share": missed / len(known) if known else None,
         "fields_dropped": dropped_all,
+    }
+
+
+def request_entry(record: Trace) -> dict[str, Any]:
+    """One request of a point, with its wall-clock start (epoch seconds), so a run can be
+    laid next to server logs or a Prometheus timeline."""
+    figures = compute(record)
+    return {
+        "index": record.index,
+        "wall_start": record.wall_start or None,
+        "queue_ms": figures.queue_ms,
+        "ttft_ms": figures.ttft_ms,
+        "e2e_ms": figures.e2e_ms,
+        "output_tokens": figures.output_tokens,
+        "input_tokens": figures.input_tokens,
+        "cached_tokens": figures.cached_tokens,
+        "error": record.error,
     }

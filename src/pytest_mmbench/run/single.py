@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode, with_nonce
+from pytest_mmbench.request.body import (
+    WARMUP_MESSAGES,
+    build_body,
+    build_headers,
+    chat_url,
+    encode,
+    with_nonce,
+)
 from pytest_mmbench.request.media import (
     encode_audio,
     encode_image,
@@ -29,8 +36,6 @@ from pytest_mmbench.run.session import BenchSession
 from pytest_mmbench.spec.cases import Case
 from pytest_mmbench.spec.endpoints import Endpoint
 from pytest_mmbench.telemetry.sampler import EndpointTelemetry, Window
-
-WARMUP_MESSAGES = ({"role": "user", "content": "Say hello."},)
 
 
 def send(

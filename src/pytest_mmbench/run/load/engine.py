@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import httpx
 
-from pytest_mmbench.request.body import encode
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import schedule, stream_async
 from pytest_mmbench.run.load.arrivals import arrival_offsets
@@ -38,20 +37,10 @@ class Target:
     url: str  # .../chat/completions
     headers: dict[str, str]
     timeout_s: float
-    warmup: bytes | None = None  # one unrecorded request per client process before timing
-
-
-def warmup_body(model: str) -> bytes:
-    """A one-token request: the first request of a fresh client process pays ~20 ms of
-    first-use code paths (measured), which no recorded request should carry."""
-    return encode(
-        {
-            "model": model,
-            "messages": [{"role": "user", "content": "warm up"}],
-            "max_tokens": 1,
-            "stream": True,
-        }
-    )
+    # One unrecorded request per client process before timing: the first request of a
+    # fresh process pays ~20 ms of first-use code paths (measured), which no recorded
+    # request should carry.
+    warmup: bytes | None = None
 
 
 def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun:

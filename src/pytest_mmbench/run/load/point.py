@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_mmbench.request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
+from pytest_mmbench.request.body import (
+    LENGTH_FIELDS,
+    build_body,
+    build_headers,
+    chat_url,
+    encode,
+    warmup_body,
+)
 from pytest_mmbench.results.load_row import output_length, point_row
 from pytest_mmbench.results.stats import energy_figures
-from pytest_mmbench.run.load.engine import Target, run_point, warmup_body
+from pytest_mmbench.run.load.engine import Target, run_point
 from pytest_mmbench.run.load.prompts import build_prompts
 from pytest_mmbench.run.session import BenchSession
 from pytest_mmbench.spec.cases import Case
@@ -61,7 +68,7 @@ def run_load_point(
     ]
     dropped_length = sorted(name for name in LENGTH_FIELDS if name in drop)
     target = Target(
-        chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint.model)
+        chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint, drop)
     )
     with telemetry.window() as window:
         run = run_point(target, point, bodies)
