@@ -30,7 +30,7 @@ import httpx
 
 from pytest_mmbench.request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.request.transport import post_json, stream_sync
 from pytest_mmbench.spec.endpoints import Endpoint
 
 PROMPT = "Reply with one word."
@@ -212,15 +212,9 @@ def _field_facts(found: Capabilities, send: Send) -> None:
 
 def _has_tokenize(http: httpx.Client, base_url: str, endpoint: Endpoint) -> bool:
     root = base_url[: -len("/v1")] if base_url.rstrip("/").endswith("/v1") else base_url
-    try:
-        response = http.post(
-            root.rstrip("/") + "/tokenize",
-            json={"content": "hi"},
-            headers=build_headers(endpoint),
-        )
-    except httpx.HTTPError:
-        return False
-    return response.status_code == 200
+    url = root.rstrip("/") + "/tokenize"
+    response = post_json(http, url, {"content": "hi"}, build_headers(endpoint))
+    return response is not None and response.status_code == 200
 
 
 def _media(send: Send, modality: str, endpoint: Endpoint, without: Any) -> MediaVerdict:

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -83,21 +86,16 @@ def _attempt_sync(
     trace: Trace,
     scheduled: bool,
 ) -> None:
-    deadline = _begin(trace, scheduled, timeout_s)
-    parser = ChunkParser(trace)
-    try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            if _headers(trace, response):
-                for data in response.iter_bytes():
-                    now = time.perf_counter_ns()
-                    parser.feed(data, now)
-                    if _should_stop(trace, now, deadline, timeout_s):
-                        break
-            else:
-                _http_error(trace, response.status_code, response.read())
-    except httpx.HTTPError as exc:
-        trace.fail(*classify_failure(exc, url, timeout_s))
-    _end(trace, parser)
+    with (
+        _recording(trace, url, timeout_s, scheduled) as take,
+        client.stream("POST", url, content=body, headers=headers) as response,
+    ):
+        if not _headers(trace, response):
+            _http_error(trace, response.status_code, response.read())
+            return
+        for data in response.iter_bytes():
+            if take(data):
+                break
 
 
 async def _attempt_async(
@@ -109,31 +107,49 @@ async def _attempt_async(
     trace: Trace,
     scheduled: bool,
 ) -> None:
-    deadline = _begin(trace, scheduled, timeout_s)
-    parser = ChunkParser(trace)
-    try:
+    with _recording(trace, url, timeout_s, scheduled) as take:
         async with client.stream("POST", url, content=body, headers=headers) as response:
-            if _headers(trace, response):
-                async for data in response.aiter_bytes():
-                    now = time.perf_counter_ns()
-                    parser.feed(data, now)
-                    if _should_stop(trace, now, deadline, timeout_s):
-                        break
-            else:
+            if not _headers(trace, response):
                 _http_error(trace, response.status_code, await response.aread())
-    except httpx.HTTPError as exc:
-        trace.fail(*classify_failure(exc, url, timeout_s))
-    _end(trace, parser)
+                return
+            async for data in response.aiter_bytes():
+                if take(data):
+                    break
 
 
-def _begin(trace: Trace, scheduled: bool, timeout_s: float) -> int:
+@contextmanager
+def _recording(
+    trace: Trace, url: str, timeout_s: float, scheduled: bool
+) -> Iterator[Callable[[bytes], bool]]:
+    """One attempt's clock, parser and failure handling, the same for sync and asyncio.
+
+    Yields ``take(data) -> stop``: timestamp one network read, parse it, and say whether
+    to stop reading (an error, or the deadline passed).
+    """
     now = time.perf_counter_ns()
     trace.sent_ns = now
     trace.first_sent_ns = trace.first_sent_ns or now
     if not scheduled:  # timed from the attempt that reached the server
         trace.first_sent_ns = now
         schedule(trace, now)
-    return now + int(timeout_s * 1e9)
+    deadline = now + int(timeout_s * 1e9)
+    parser = ChunkParser(trace)
+
+    def take(data: bytes) -> bool:
+        arrived = time.perf_counter_ns()
+        parser.feed(data, arrived)
+        if trace.error is not None:
+            return True
+        if arrived > deadline:
+            trace.fail("timeout", f"request exceeded timeout_s={timeout_s:g} while streaming")
+            return True
+        return False
+
+    try:
+        yield take
+    except httpx.HTTPError as exc:
+        trace.fail(*classify_failure(exc, url, timeout_s))
+    _end(trace, parser)
 
 
 def _headers(trace: Trace, response: httpx.Response) -> bool:
@@ -142,15 +158,6 @@ def _headers(trace: Trace, response: httpx.Response) -> bool:
     trace.status_code = response.status_code
     trace.content_type = response.headers.get("content-type")
     return response.status_code < 400
-
-
-def _should_stop(trace: Trace, now: int, deadline: int, timeout_s: float) -> bool:
-    if trace.error is not None:
-        return True
-    if now > deadline:
-        trace.fail("timeout", f"request exceeded timeout_s={timeout_s:g} while streaming")
-        return True
-    return False
 
 
 def _http_error(trace: Trace, status: int, body: bytes) -> None:
@@ -197,3 +204,22 @@ def stale_connection(trace: Trace) -> bool:
         and trace.headers_ns is None
         and trace.stale_connection_retries == 0
     )
+
+
+def post_json(
+    client: httpx.Client, url: str, body: Any, headers: dict[str, str]
+) -> httpx.Response | None:
+    """A plain (non-streamed) POST, such as ``/tokenize``; None if it cannot be made.
+
+    Sent once more when a pooled connection turns out stale (llama.cpp closes them after
+    a stream), for the same reason as a streamed request.
+    """
+    for attempt in range(2):
+        try:
+            return client.post(url, json=body, headers=headers)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            if attempt:
+                return None
+        except httpx.HTTPError:
+            return None
+    return None

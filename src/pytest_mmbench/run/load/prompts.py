@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from pytest_mmbench.request.body import nonce_text
+from pytest_mmbench.request.transport import post_json
 
 WORDS = [
     "time",
@@ -177,9 +178,8 @@ def _tokenize(
     http: httpx.Client, base_url: str, model: str, headers: dict[str, str], text: str
 ) -> int | None:
     for body in ({"content": text}, {"model": model, "prompt": text}):  # llama.cpp, vLLM
-        try:
-            response = http.post(_root(base_url) + "/tokenize", json=body, headers=headers)
-        except httpx.HTTPError:
+        response = post_json(http, _root(base_url) + "/tokenize", body, headers)
+        if response is None:
             return None
         if response.status_code == 200:
             try:
@@ -196,11 +196,8 @@ def _usage_tokens(
     http: httpx.Client, base_url: str, model: str, headers: dict[str, str], text: str
 ) -> int | None:
     body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 1}
-    try:
-        response = http.post(base_url.rstrip("/") + "/chat/completions", json=body, headers=headers)
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
+    response = post_json(http, base_url.rstrip("/") + "/chat/completions", body, headers)
+    if response is None or response.status_code != 200:
         return None
     try:
         value = (response.json().get("usage") or {}).get("prompt_tokens")
