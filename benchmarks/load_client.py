@@ -266,9 +266,10 @@ def prompts_file(url: str, requests: int, input_tokens: int) -> str:
 
     from pytest_mmbench.run.load.prompts import build_prompts
 
+    run = os.urandom(3).hex()
     with httpx.Client(timeout=60) as http:
         prompts = build_prompts(
-            http, url, "smollm2", {}, input_tokens, requests, 7, False, os.urandom(3).hex()
+            http, url, "smollm2", {}, input_tokens, requests, 7, False, lambda i: f"{run}-{i}"
         )
     path = Path(tempfile.mkdtemp()) / "prompts.json"
     path.write_text(json.dumps(prompts.bodies))

@@ -79,6 +79,18 @@ def llama_url() -> Iterator[str]:
     server.stop()
 
 
+def _text_words(request: dict[str, object]) -> int:
+    """Words in the text of a request's messages, the way a text-only server counts."""
+    words = 0
+    for message in request.get("messages") or []:  # type: ignore[attr-defined]
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        words += sum(
+            len(str(p.get("text") or "").split()) for p in parts if p.get("type") == "text"
+        )
+    return words
+
+
 def _chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
     body = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
     return f"data: {json.dumps(body)}\n\n".encode()
@@ -131,6 +143,9 @@ class FaultHandler(BaseHTTPRequestHandler):
             if unexpected:
                 detail = f"Unexpected fields in the request: {set(unexpected)}"
                 return self._json(422, {"detail": detail})
+        if mode == "echokey":  # an auth error that repeats the key it was sent
+            key = self.headers.get("Authorization", "")
+            return self._json(401, {"error": {"message": f"invalid key: {key}"}})
         if mode == "jsonbody":  # a proxy that answers a stream with a JSON error page
             payload = b"upstream timed out (gateway)"
             self.send_response(200)
@@ -187,6 +202,8 @@ class FaultHandler(BaseHTTPRequestHandler):
             out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
         elif mode != "nousage":
             usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
+            if mode == "textonly":  # counts the words of text parts, drops everything else
+                usage["prompt_tokens"] = 5 + _text_words(request)
             if mode == "reasoning":
                 usage = {
                     "prompt_tokens": 7,

@@ -18,7 +18,6 @@ def stream(deltas_ms: list[float], end_ms: float, usage: dict[str, object] | Non
     raw = Trace(sent_ns=0, end_ns=int(end_ms * MS), finish_reason="stop")
     raw.token_ns = [int(t * MS) for t in deltas_ms]
     raw.first_content_ns = raw.token_ns[0] if raw.token_ns else None
-    raw.content_deltas = len(deltas_ms)
     raw.usage = usage
     return raw
 

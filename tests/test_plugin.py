@@ -351,3 +351,25 @@ def test_hooks_extend_records_and_metadata(pytester, write_hosts, fault_server) 
     document = load_report(pytester.path / "mmbench-report.json")
     assert document["run"]["lab"] == "bench-room-2"
     assert document["records"][0]["extra"] == {"answer_chars": len("Paris is the capital")}
+
+
+def test_a_key_echoed_by_the_server_is_scrubbed_everywhere(
+    pytester, write_hosts, fault_server, monkeypatch
+) -> None:
+    secret = "sk-live-ECHOED-BACK-9191"
+    monkeypatch.setenv("FAKE_API_KEY", secret)
+    write_hosts(
+        f'[endpoints.echo]\nbase_url = "{fault_server.url}"\nmodel = "fault:echokey"\n'
+        'api_key_env = "FAKE_API_KEY"\n'
+    )
+    (pytester.path / "mm_t.toml").write_text(
+        '[[case]]\nid = "t"\nmodality = "text"\nprompt = "Hi"\ncheck = { contains = "Paris" }\n',
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml", "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "invalid key: Bearer ***" in output  # the message is kept, the key is not
+    assert secret not in output
+    assert secret not in (pytester.path / "junit.xml").read_text(encoding="utf-8")
+    assert secret not in (pytester.path / "mmbench-report.json").read_text(encoding="utf-8")

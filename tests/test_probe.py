@@ -47,10 +47,21 @@ def test_usage_on_the_finish_chunk_and_no_done(fault_server) -> None:
 
 def test_media_that_does_not_change_prompt_tokens_is_ignored(fault_server) -> None:
     pytest.importorskip("PIL")
-    found = run_probe(fault_server.url, "fault:ok", modalities=("text", "image"))
+    found = run_probe(fault_server.url, "fault:textonly", modalities=("text", "image"))
     image = found["media"]["image"]
     assert image["verdict"] == "ignored"
-    assert image["prompt_tokens_with"] == image["prompt_tokens_without"] == 7
+    assert image["prompt_tokens_with"] == image["prompt_tokens_without"] == 5 + 5
+    control = found["evidence"]["control"]["prompt_tokens"]
+    assert control > image["prompt_tokens_without"]  # counts do follow the text
+
+
+def test_counts_that_never_change_prove_nothing(fault_server) -> None:
+    """A server whose prompt_tokens ignore the input cannot show media being dropped."""
+    pytest.importorskip("PIL")
+    found = run_probe(fault_server.url, "fault:ok", modalities=("text", "image"))
+    image = found["media"]["image"]
+    assert image["verdict"] == "unverified"
+    assert "did not grow with a longer prompt" in image["note"]
 
 
 def test_without_usage_media_is_unverified(fault_server) -> None:
@@ -88,7 +99,7 @@ def test_vision_cases_on_a_server_that_drops_images_are_unsupported(
     model behind a lenient server; the real-server version is in the transformers test."""
     pytest.importorskip("PIL")
     write_hosts(
-        f'[endpoints.lenient]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n'
+        f'[endpoints.lenient]\nbase_url = "{fault_server.url}"\nmodel = "fault:textonly"\n'
         'modalities = ["text", "image"]\n'
     )
     (pytester.path / "mm_v.toml").write_text(
@@ -102,7 +113,7 @@ def test_vision_cases_on_a_server_that_drops_images_are_unsupported(
     result = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*server accepted the image but prompt tokens did not change*"])
-    result.stdout.fnmatch_lines(["lenient capabilities: image IGNORED (7 prompt tokens with*"])
+    result.stdout.fnmatch_lines(["lenient capabilities: image IGNORED (10 prompt tokens with*"])
     (record,) = load_report(pytester.path / "mmbench-report.json")["records"]
     assert record["status"] == "unsupported" and record["rounds"] == []
     assert record["unsupported"]["evidence"]["verdict"] == "ignored"

@@ -111,3 +111,19 @@ def test_text_case_is_measured_from_a_stream_without_done(pytester, hosts_for) -
     assert not metrics["output_tokens_estimated"] and metrics["output_tokens"] > 1
     assert metrics["ttft_ms"] > 0 and metrics["decode_tok_s"] > 0
     assert round_["answer"]
+
+
+def test_image_load_points_are_not_run_on_a_server_that_drops_images(pytester, hosts_for) -> None:
+    pytest.importorskip("PIL")
+    hosts_for('["text", "image"]')
+    (pytester.path / "mm_load.toml").write_text(
+        '[[case]]\nid = "img"\nmodality = "vision"\nload = { concurrency = [1], requests = 2,'
+        " input_tokens = 30, output_tokens = 4, image_size = [64] }\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest_inprocess("mm_load.toml", "--mm-endpoints=hosts.toml", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["*endpoint hf cannot take image input (server accepted the image but prompt tokens*"]
+    )
+    assert "hf" not in (load_report(pytester.path / "mmbench-report.json")["load"] or {})

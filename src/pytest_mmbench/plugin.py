@@ -65,6 +65,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     runtime.collection_modifyitems(config, items)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Failure texts and skip reasons never carry an API key (a server may echo it)."""
+    report = yield
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is not None and report.longrepr is not None:
+        state.scrub_report(report)
+    return report
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     from pytest_mmbench.glue import runtime
 

@@ -24,7 +24,36 @@ class BenchState:
         record = result.to_dict()
         record["extra"] = {}
         self.config.hook.pytest_mm_case_record(config=self.config, record=record)
-        return record
+        return self.scrub_data(record)
+
+    def scrub_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` without secrets: records ride on test reports, which JUnit XML and
+        xdist carry, so they are scrubbed before they leave the item."""
+        if not self.session.secrets():
+            return data
+        import json
+
+        text = self.scrub(json.dumps(data, ensure_ascii=False))
+        clean: dict[str, Any] = json.loads(text)
+        return clean
+
+    def scrub(self, text: str) -> str:
+        for secret in self.session.secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def scrub_report(self, report: pytest.TestReport) -> None:
+        """Replace secrets in a report's failure text or skip reason (terminal, JUnit)."""
+        if not self.session.secrets():
+            return
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+            report.longrepr = (longrepr[0], longrepr[1], self.scrub(str(longrepr[2])))
+            return
+        text = str(longrepr)
+        clean = self.scrub(text)
+        if clean != text:
+            report.longrepr = clean
 
 
 STATE_KEY = pytest.StashKey[BenchState]()

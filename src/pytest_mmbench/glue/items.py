@@ -7,7 +7,6 @@ either, and marked with the case's modality so ``-m vision`` works.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,17 +17,13 @@ from pytest_mmbench.glue.benchmark_bridge import benchmark_fixture, driver_for, 
 from pytest_mmbench.request.media import MediaError
 from pytest_mmbench.results.checks import CheckSpecError
 from pytest_mmbench.results.records import LOAD_PROPERTY, PROPERTY, CaseResult
-from pytest_mmbench.run.load.point import LoadSetupError, run_load_point
+from pytest_mmbench.run.load.point import LoadSetupError, LoadUnsupported, run_load_point
 from pytest_mmbench.run.session import EndpointUnavailable
 from pytest_mmbench.run.single import run_case
 from pytest_mmbench.spec.cases import Case, CaseError, load_case_file
 from pytest_mmbench.spec.endpoints import Endpoint
 from pytest_mmbench.spec.load_plan import LoadPoint, PlanError, load_points
 from pytest_mmbench.state import BenchState, bench_state
-
-
-def is_case_file(path: Path, patterns: list[str]) -> bool:
-    return path.suffix == ".toml" and any(fnmatch.fnmatch(path.name, p) for p in patterns)
 
 
 class CaseFile(pytest.File):
@@ -165,7 +160,9 @@ class LoadItem(pytest.Item):
             raise CaseErrored(str(exc)) from None
         except LoadSetupError as exc:
             raise CaseErrored(f"endpoint {self.endpoint.id}: {exc}") from None
-        self.user_properties.append((LOAD_PROPERTY, row))
+        except LoadUnsupported as exc:
+            pytest.skip(f"endpoint {self.endpoint.id} cannot take image input ({exc})")
+        self.user_properties.append((LOAD_PROPERTY, state.scrub_data(row)))
         if row["interrupted"]:
             message = (
                 f"interrupted (Ctrl-C): {row['completed']} of {row['requests']} requests had "

@@ -55,7 +55,7 @@ def configure(config: pytest.Config) -> None:
         sample_hz=settings.sample_hz,
         idle_s=settings.idle_s,
         probe=settings.probe,
-        run_id=settings.run_id,
+        run_id=xdist_support.worker_run_id(config) or settings.run_id,
     )
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     xdist_support.register(config, session)

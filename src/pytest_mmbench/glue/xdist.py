@@ -15,6 +15,13 @@ import pytest
 from pytest_mmbench.run.session import BenchSession
 
 WORKER_KEY = "mmbench_runtime"
+RUN_ID_KEY = "mmbench_run_id"
+
+
+def worker_run_id(config: pytest.Config) -> str | None:
+    """The controller's run id, on a worker; None elsewhere."""
+    found = getattr(config, "workerinput", {}).get(RUN_ID_KEY)
+    return str(found) if found else None
 
 
 class WorkerRuntime:
@@ -34,10 +41,13 @@ class WorkerRuntime:
 
 
 class ControllerRuntime:
-    """On the controller: merge what each worker learned."""
+    """On the controller: one run id for every worker, and merge what each learned."""
 
     def __init__(self, session: BenchSession) -> None:
         self.session = session
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RUN_ID_KEY] = self.session.run_id  # the same prompt tags everywhere
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         found = (getattr(node, "workeroutput", None) or {}).get(WORKER_KEY) or {}
@@ -52,5 +62,5 @@ def register(config: pytest.Config, session: BenchSession) -> None:
         return
     if hasattr(config, "workerinput"):
         config.pluginmanager.register(WorkerRuntime(session), "mmbench-xdist-worker")
-    elif getattr(config.option, "numprocesses", None):
+    else:  # its hooks only fire if this run has workers (-n, --tx, --dist)
         config.pluginmanager.register(ControllerRuntime(session), "mmbench-xdist-controller")

@@ -103,7 +103,7 @@ class ReportCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.records and not self.mm_items and not self.load_rows:
             return  # no benchmark case in this run: write nothing, cost nothing
-        self.document = self.build(int(exitstatus))
+        self.document = self._scrubbed(self.build(int(exitstatus)))
         if self._decide is not None:
             self.failures = self._decide(self.document)
             if self.failures and session.exitstatus == pytest.ExitCode.OK:
@@ -155,10 +155,19 @@ class ReportCollector:
             "summary": summary,
         }
 
-    def _write(self, document: dict[str, Any]) -> None:
-        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    def _scrubbed(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The document with every secret replaced, before the terminal, the decisions,
+        the HTML page or the file see it: a server may echo a key in an error message."""
+        if not self._secrets:
+            return document
+        text = json.dumps(document, ensure_ascii=False, allow_nan=False)
         for secret in self._secrets:
             text = text.replace(json.dumps(secret)[1:-1], "***")
+        scrubbed: dict[str, Any] = json.loads(text)
+        return scrubbed
+
+    def _write(self, document: dict[str, Any]) -> None:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mmbench-", suffix=".json", dir=self.report_path.parent)
         try:

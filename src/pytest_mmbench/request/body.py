@@ -8,8 +8,10 @@ because timing tokens and reading the server's counts depend on them.
 
 Fields that *we* add for the benchmark's sake (``stream_options``, ``seed``,
 ``ignore_eos``, ``min_tokens``) are left out when the capability probe found that the
-endpoint rejects them; the caller records that they were.  Fields the user asked for
-are never dropped here: a server that rejects them fails the request with its message.
+endpoint rejects them; the report's capabilities list them.  A case's ``seed`` is such a
+field: it makes answers repeatable where the server takes it, and a server that refuses
+it still runs the case.  Fields the user wrote into an ``extra_body`` are never dropped:
+a server that rejects them fails the request with its message.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import secrets
 import struct
 import time
 import wave
@@ -28,12 +29,14 @@ from typing import Any
 
 import httpx
 
-from pytest_mmbench.request.body import LENGTH_FIELDS, build_body, build_headers, chat_url, encode
+from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode, with_nonce
+from pytest_mmbench.request.tokenize import count_tokens
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import post_json, stream_sync
+from pytest_mmbench.request.transport import stream_sync
 from pytest_mmbench.spec.endpoints import Endpoint
 
 PROMPT = "Reply with one word."
+CONTROL_WORDS = " Say it twice, in capital letters, then stop."
 FIELD_TRIALS = ("ignore_eos", "min_tokens", "seed")
 
 
@@ -99,11 +102,6 @@ class Capabilities:
     def media_verdict(self, modality: str) -> MediaVerdict | None:
         return self.media.get(modality)
 
-    @property
-    def length_enforced(self) -> bool:
-        """Can a load point ask for an exact output length?"""
-        return not any(name in self.rejected_fields for name in LENGTH_FIELDS)
-
     def describe(self) -> dict[str, Any]:
         return {
             "probed": self.probed,
@@ -133,10 +131,10 @@ def probe(http: httpx.Client, base_url: str, endpoint: Endpoint) -> Capabilities
     started = time.perf_counter()
     found = Capabilities()
     send = _sender(http, base_url, endpoint)
-    base = send({}, frozenset(), None)
+    base = send(PROMPT, {}, frozenset(), None)
     if _rejects(base) and "stream_options" in (base.error or ""):
         found.rejected_fields["stream_options"] = base.error or ""
-        base = send({}, frozenset({"stream_options"}), None)
+        base = send(PROMPT, {}, frozenset({"stream_options"}), None)
     found.evidence["base"] = _evidence(base)
     if not base.ok:
         found.error = f"the probe's plain request failed: {base.error}"
@@ -144,32 +142,38 @@ def probe(http: httpx.Client, base_url: str, endpoint: Endpoint) -> Capabilities
         return found
     _stream_facts(found, base)
     _field_facts(found, send)
-    found.tokenize = _has_tokenize(http, base_url, endpoint)
-    prompt_tokens = (base.usage or {}).get("prompt_tokens")
-    for modality in ("image", "audio", "video"):
-        if endpoint.accepts(modality):
-            found.media[modality] = _media(send, modality, endpoint, prompt_tokens)
+    counted = count_tokens(http, base_url, endpoint.model, build_headers(endpoint), "hi")
+    found.tokenize = counted is not None
+    modalities = [m for m in ("image", "audio", "video") if endpoint.accepts(m)]
+    if modalities:
+        counts = _counts_track_input(found, send, base)
+        for modality in modalities:
+            found.media[modality] = _media(found, send, modality, endpoint, base, counts)
     found.duration_s = time.perf_counter() - started
     return found
 
 
-Send = Callable[[Mapping[str, Any], frozenset[str], "list[dict[str, Any]] | None"], Trace]
+Send = Callable[[str, Mapping[str, Any], frozenset[str], "list[dict[str, Any]] | None"], Trace]
 
 
 def _sender(http: httpx.Client, base_url: str, endpoint: Endpoint) -> Send:
+    """Every probe request starts with its own tag of the same length, so none is
+    served from another's cached prefix and prompt-token counts stay comparable."""
     url, headers = chat_url(base_url), build_headers(endpoint)
+    run = secrets.token_hex(3)
+    sent = iter(range(100))
 
     def send(
-        extra: Mapping[str, Any], drop: frozenset[str], parts: list[dict[str, Any]] | None
+        prompt: str,
+        extra: Mapping[str, Any],
+        drop: frozenset[str],
+        parts: list[dict[str, Any]] | None,
     ) -> Trace:
-        content: Any = PROMPT if parts is None else [{"type": "text", "text": PROMPT}, *parts]
-        body = build_body(
-            endpoint,
-            [{"role": "user", "content": content}],
-            max_tokens=1,
-            drop=drop,
-            extra_body=extra,
+        content: Any = prompt if parts is None else [{"type": "text", "text": prompt}, *parts]
+        messages = with_nonce(
+            [{"role": "user", "content": content}], f"probe-{run}-{next(sent):02d}"
         )
+        body = build_body(endpoint, messages, max_tokens=1, drop=drop, extra_body=extra)
         return stream_sync(http, url, encode(body), headers, endpoint.timeout_s)
 
     return send
@@ -193,53 +197,74 @@ def _stream_facts(found: Capabilities, base: Trace) -> None:
 
 
 def _field_facts(found: Capabilities, send: Send) -> None:
-    """One request with every optional field; only if it is refused, one per field."""
+    """One request with every optional field; only if it fails, one per field.  A field
+    is rejected only on a 400/422 naming no other cause, accepted only on success."""
     trial = {"ignore_eos": True, "min_tokens": 1, "seed": 1}
-    together = send(trial, frozenset(), None)
-    if not _rejects(together):
+    drop = frozenset(found.rejected_fields)
+    together = send(PROMPT, trial, drop, None)
+    if together.ok:
         found.accepted_fields = list(FIELD_TRIALS)
         found.evidence["fields"] = _evidence(together)
         return
-    drop = frozenset(found.rejected_fields)
     for name in FIELD_TRIALS:
-        alone = send({name: trial[name]}, drop, None)
+        alone = send(PROMPT, {name: trial[name]}, drop, None)
         found.evidence[f"field {name}"] = _evidence(alone)
-        if _rejects(alone):
-            found.rejected_fields[name] = alone.error or ""
-        else:
+        if alone.ok:
             found.accepted_fields.append(name)
+        elif _rejects(alone):
+            found.rejected_fields[name] = alone.error or ""
 
 
-def _has_tokenize(http: httpx.Client, base_url: str, endpoint: Endpoint) -> bool:
-    root = base_url[: -len("/v1")] if base_url.rstrip("/").endswith("/v1") else base_url
-    url = root.rstrip("/") + "/tokenize"
-    response = post_json(http, url, {"content": "hi"}, build_headers(endpoint))
-    return response is not None and response.status_code == 200
+def _counts_track_input(found: Capabilities, send: Send, base: Trace) -> bool:
+    """A control: the same prompt with a few more words must cost more prompt tokens,
+    or equal counts with and without media would prove nothing."""
+    control = send(PROMPT + CONTROL_WORDS, {}, frozenset(found.rejected_fields), None)
+    found.evidence["control"] = _evidence(control)
+    before = _prompt_tokens(base)
+    after = _prompt_tokens(control)
+    return before is not None and after is not None and 0 < before < after
 
 
-def _media(send: Send, modality: str, endpoint: Endpoint, without: Any) -> MediaVerdict:
+def _media(
+    found: Capabilities, send: Send, modality: str, endpoint: Endpoint, base: Trace, counts: bool
+) -> MediaVerdict:
     try:
         parts = _probe_parts(modality, endpoint)
     except ImportError as exc:
         return MediaVerdict(modality, None, note=f"not probed: {exc}")
-    trace = send({}, frozenset(), parts)
-    with_media = (trace.usage or {}).get("prompt_tokens")
+    trace = send(PROMPT, {}, frozenset(found.rejected_fields), parts)
     verdict = MediaVerdict(
         modality,
         None,
-        prompt_tokens_without=without if isinstance(without, int) else None,
-        prompt_tokens_with=with_media if isinstance(with_media, int) else None,
+        prompt_tokens_without=_prompt_tokens(base),
+        prompt_tokens_with=_prompt_tokens(trace),
         status=trace.status_code,
         message=trace.error,
     )
+    without, with_media = verdict.prompt_tokens_without, verdict.prompt_tokens_with
     if not trace.ok:
         verdict.note = "the server refused the probe's media; cases will show its message"
-    elif verdict.prompt_tokens_with is None or verdict.prompt_tokens_without is None:
+    elif with_media is None or without is None:
         verdict.note = "no usage counts: media consumption cannot be verified"
-    else:
-        verdict.consumed = verdict.prompt_tokens_with > verdict.prompt_tokens_without
+    elif not counts:
+        verdict.note = (
+            "prompt-token counts did not grow with a longer prompt (control request): "
+            "media consumption cannot be verified"
+        )
+    elif with_media == without:
+        verdict.consumed = False
+        verdict.note = "prompt tokens equal with and without the media"
+    elif with_media > without:
+        verdict.consumed = True
         verdict.note = "prompt tokens compared with and without the media"
+    else:
+        verdict.note = f"fewer prompt tokens with the media ({with_media} < {without}): unclear"
     return verdict
+
+
+def _prompt_tokens(trace: Trace) -> int | None:
+    value = (trace.usage or {}).get("prompt_tokens") if trace.ok else None
+    return value if isinstance(value, int) else None
 
 
 def _probe_parts(modality: str, endpoint: Endpoint) -> list[dict[str, Any]]:

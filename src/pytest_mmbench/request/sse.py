@@ -46,60 +46,75 @@ class ChunkParser:
             data = self._pending + data
         lines = data.split(b"\n")
         self._pending = lines.pop()
+        trace = self.trace
         for line in lines:
-            self.line(line, now)
+            if line:  # blank lines only separate events
+                _line(trace, line, now)
 
     def close(self, now: int) -> None:
         """The body ended: a last line without a newline still counts."""
         if self._pending:
             pending, self._pending = self._pending, b""
-            self.line(pending, now)
+            _line(self.trace, pending, now)
 
     def line(self, line: bytes, now: int) -> None:
-        """One line; the hot path of every measured request, so kept flat."""
-        trace = self.trace
-        if not line.startswith(b"data:"):
-            text = line.strip()
-            if text and not text.startswith(_NOT_DATA) and len(trace.unparsed_body) < 300:
-                trace.unparsed_body += text[:_UNPARSED_KEEP].decode("utf-8", "replace") + " "
-            return
-        trace.data_lines += 1
-        try:
-            chunk = _loads(line[5:])  # JSON allows the space after "data:"
-        except ValueError:
-            payload = line[5:].strip()
-            if payload == _DONE:  # once per stream: cheaper here than a test on every line
-                trace.saw_done = True
-            else:
-                trace.fail("protocol", f"malformed SSE data (not JSON): {payload[:200]!r}")
-            return
-        if type(chunk) is not dict:
-            trace.fail("protocol", f"malformed SSE data (not an object): {line[5:205]!r}")
-            return
-        choices = chunk.get("choices")
-        if choices:
-            for choice in choices:
-                delta = choice.get("delta")
-                if delta:
-                    content = delta.get("content")
-                    if content and len(delta) == 1:  # the common chunk: content alone
-                        trace.content += content
-                        trace.content_deltas += 1
-                        trace.token_ns.append(now)
-                        if trace.first_content_ns is None:
-                            trace.first_content_ns = now
-                    else:
-                        _delta(trace, delta, content, now)
-                if choice.get("finish_reason"):
-                    trace.finish_reason = choice["finish_reason"]
-                    trace.finish_ns = now
-        if "usage" in chunk or "timings" in chunk or "error" in chunk:
-            _extras(trace, chunk, choices)
+        """One line, as read from the stream (without its newline)."""
+        _line(self.trace, line, now)
+
+
+def _line(trace: Trace, line: bytes, now: int) -> None:
+    """One line; the hot path of every measured request, so kept flat."""
+    if not line.startswith(b"data:"):
+        text = line.strip()
+        if text and not text.startswith(_NOT_DATA) and len(trace.unparsed_body) < _UNPARSED_KEEP:
+            trace.unparsed_body += text[:_UNPARSED_KEEP].decode("utf-8", "replace") + " "
+        return
+    trace.data_lines += 1
+    try:
+        chunk = _loads(line[5:])  # JSON allows the space after "data:"
+    except ValueError:
+        payload = line[5:].strip()
+        if payload == _DONE:  # once per stream: cheaper here than a test on every line
+            trace.saw_done = True
+        elif payload:  # an empty data line is a keep-alive, not an error
+            trace.fail("protocol", f"malformed SSE data (not JSON): {payload[:200]!r}")
+        return
+    try:
+        _chunk(trace, chunk, now)
+    except (TypeError, AttributeError):  # valid JSON of the wrong shape
+        trace.fail("protocol", f"SSE chunk of an unexpected shape: {line[5:205]!r}")
+
+
+def _chunk(trace: Trace, chunk: Any, now: int) -> None:
+    choices = chunk.get("choices")
+    if choices:
+        for choice in choices:
+            delta = choice.get("delta")
+            if delta:
+                content = delta.get("content")
+                if content and (len(delta) == 1 or _plain(delta)):  # the common chunk
+                    trace.content += content
+                    trace.token_ns.append(now)
+                    if trace.first_content_ns is None:
+                        trace.first_content_ns = now
+                else:
+                    _delta(trace, delta, content, now)
+            finish = choice.get("finish_reason")
+            if finish:
+                trace.finish_reason = finish
+                trace.finish_ns = now
+    if chunk.get("usage") or chunk.get("timings") or chunk.get("error"):
+        _extras(trace, chunk, choices)
+
+
+def _plain(delta: dict[str, Any]) -> bool:
+    """Content beside only a role or null fields (TGI, Ollama, SGLang send those)."""
+    return not (delta.get("reasoning_content") or delta.get("reasoning") or delta.get("tool_calls"))
 
 
 def _extras(trace: Trace, chunk: dict[str, Any], choices: Any) -> None:
     """Usage, timings and errors ride beside or instead of choices."""
-    if "error" in chunk:
+    if chunk.get("error"):
         trace.fail("stream", f"server sent an error mid-stream: {error_text(chunk['error'])}")
         return
     usage = chunk.get("usage")
@@ -123,7 +138,6 @@ def _delta(trace: Trace, delta: dict[str, Any], content: Any, now: int) -> None:
     calls = delta.get("tool_calls")
     if content:
         trace.content += content
-        trace.content_deltas += 1
     if reasoning:
         trace.reasoning += reasoning
         trace.reasoning_deltas += 1

@@ -28,7 +28,7 @@ class ToolCall:
         return {"index": self.index, "id": self.id, "name": self.name, "arguments": self.arguments}
 
 
-@dataclass
+@dataclass(slots=True)  # slots: the parser touches these attributes on every chunk
 class Trace:
     """Everything observed about one streamed chat completion."""
 
@@ -42,7 +42,6 @@ class Trace:
     token_ns: list[int] = field(default_factory=list)  # every content/reasoning/tool delta
     first_content_ns: int | None = None  # first answer (content or tool call) delta
     finish_ns: int | None = None
-    content_deltas: int = 0
     reasoning_deltas: int = 0
     tool_call_deltas: int = 0
     content: str = ""
@@ -78,7 +77,8 @@ class Trace:
         fresh = Trace(index=self.index, due_ns=self.due_ns, wall_start=self.wall_start)
         fresh.first_sent_ns = self.first_sent_ns
         fresh.stale_connection_retries = self.stale_connection_retries + 1
-        self.__dict__.update(fresh.__dict__)
+        for name in self.__slots__:
+            setattr(self, name, getattr(fresh, name))
 
     @property
     def cached_tokens(self) -> int | None:

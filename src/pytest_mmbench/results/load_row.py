@@ -2,7 +2,8 @@
 
 Definitions (the README repeats them):
 
-* TTFT: from when the request was *due* to its first content/reasoning chunk, so any
+* TTFT: from when the request was *due* to its first content, reasoning or tool-call
+  chunk (results.metrics has every per-request definition), so any
   wait in our own client counts; that wait is also reported alone as ``queue_ms``.
 * end-to-end latency: from due to the end of the stream.
 * ITL: gaps between consecutive token chunks of a request, pooled over the point.
@@ -23,7 +24,7 @@ from pytest_mmbench.results.stats import spread
 from pytest_mmbench.run.load.engine import PointRun
 
 CLIENT_BOUND_SHARE = 0.9  # of one core
-distribution = spread  # one summary shape for rounds and load points
+NO_OUTPUT = "the stream ended without any output delta"
 
 
 def meets_slo(figures: RequestMetrics, slo: Mapping[str, float]) -> bool:
@@ -39,19 +40,19 @@ def completed(record: Trace) -> bool:
 
 
 def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
+    """Every request is counted once: completed, failed (an error, or a stream with no
+    output at all), or in flight when the point was interrupted."""
     wall_s = (run.end_ns - run.start_ns) / 1e9
-    done = [r for r in run.records if completed(r)]
-    failed = [r for r in run.records if r.error is not None and r.error_kind != "interrupted"]
+    by_record = {id(r): compute(r) for r in run.records}  # the one metrics function, once
     in_flight = [r for r in run.records if r.error_kind == "interrupted"]
-    figures = [compute(r) for r in done]
+    done = [r for r in run.records if completed(r)]
+    failed = [r for r in run.records if not completed(r) and r.error_kind != "interrupted"]
+    settled = len(run.records) - len(in_flight)
+    figures = [by_record[id(r)] for r in done]
     out_tokens = [f.output_tokens for f in figures if f.output_tokens is not None]
     in_tokens = [f.input_tokens for f in figures if f.input_tokens is not None]
     itl = [gap for r in done for gap in gaps_ms(r)]
-    per_request_tok_s = [
-        f.output_tokens / ((r.end_ns - r.sent_ns) / 1e9)
-        for r, f in zip(done, figures, strict=True)
-        if f.output_tokens and r.end_ns and r.end_ns > r.sent_ns
-    ]
+    per_request_tok_s = [f.output_tok_s for f in figures]
     cpu_share = run.client_cpu_s / wall_s / max(1, run.processes) if wall_s > 0 else None
     row: dict[str, Any] = {
         "requests": len(run.records),
@@ -61,20 +62,20 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "wall_start": min((r.wall_start for r in run.records), default=None),
         "output_tokens_estimated": sum(f.output_tokens_estimated for f in figures),
         "errors": len(failed),
-        "error_rate": len(failed) / len(run.records) if run.records else None,
-        "error_examples": sorted({r.error or "" for r in failed})[:3],
+        "error_rate": len(failed) / settled if settled else None,
+        "error_examples": sorted({r.error or NO_OUTPUT for r in failed})[:3],
         "wall_s": wall_s,
-        "ttft_ms": distribution(f.ttft_ms for f in figures),
-        "ttfo_ms": distribution(f.ttfo_ms for f in figures),
-        "e2e_ms": distribution(f.e2e_ms for f in figures),
-        "itl_ms": distribution(itl),
-        "tpot_ms": distribution(f.tpot_ms for f in figures),
-        "queue_ms": distribution(compute(r).queue_ms for r in run.records if r.first_sent_ns),
-        "cached_tokens": distribution(f.cached_tokens for f in figures),
-        "tokens_per_chunk": distribution(f.tokens_per_chunk for f in figures),
-        "request_output_tok_s": distribution(per_request_tok_s),
-        "output_tokens": distribution([float(t) for t in out_tokens]),
-        "input_tokens": distribution([float(t) for t in in_tokens]),
+        "ttft_ms": spread(f.ttft_ms for f in figures),
+        "ttfo_ms": spread(f.ttfo_ms for f in figures),
+        "e2e_ms": spread(f.e2e_ms for f in figures),
+        "itl_ms": spread(itl),
+        "tpot_ms": spread(f.tpot_ms for f in figures),
+        "queue_ms": spread(by_record[id(r)].queue_ms for r in run.records if r.first_sent_ns),
+        "cached_tokens": spread(f.cached_tokens for f in figures),
+        "tokens_per_chunk": spread(f.tokens_per_chunk for f in figures),
+        "request_output_tok_s": spread(per_request_tok_s),
+        "output_tokens": spread([float(t) for t in out_tokens]),
+        "input_tokens": spread([float(t) for t in in_tokens]),
         "output_tok_s": sum(out_tokens) / wall_s if wall_s > 0 and out_tokens else None,
         "total_tok_s": (sum(out_tokens) + sum(in_tokens)) / wall_s
         if wall_s > 0 and out_tokens and in_tokens
@@ -88,17 +89,16 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "client_bound": cpu_share is not None and cpu_share >= CLIENT_BOUND_SHARE,
         "processes": run.processes,
         "stale_connection_retries": sum(r.stale_connection_retries for r in run.records),
-        "server_decode_tok_s": distribution(
-            (r.timings or {}).get("predicted_per_second") for r in done
-        ),
-        "server_prompt_ms": distribution((r.timings or {}).get("prompt_ms") for r in done),
+        "server_decode_tok_s": spread((r.timings or {}).get("predicted_per_second") for r in done),
+        "server_prompt_ms": spread((r.timings or {}).get("prompt_ms") for r in done),
         "missing": {},
     }
-    row["request_log"] = [request_entry(r) for r in sorted(run.records, key=lambda r: r.index)]
+    ordered = sorted(run.records, key=lambda r: r.index)
+    row["request_log"] = [request_entry(r, by_record[id(r)]) for r in ordered]
     if slo:
         good = sum(1 for f in figures if meets_slo(f, slo))
         row["goodput_rps"] = good / wall_s if wall_s > 0 else None
-        row["goodput_share"] = good / len(run.records) if run.records else None
+        row["goodput_share"] = good / settled if settled else None
     else:
         row["missing"]["goodput_rps"] = "no SLO given (--mm-slo=ttft_ms:200,tpot_ms:50)"
     if not out_tokens:
@@ -107,13 +107,20 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
 
 
 def output_length(
-    run: PointRun, target: int, asked_exact: bool, dropped: list[str], dropped_all: list[str]
+    row: Mapping[str, Any],
+    target: int,
+    asked_exact: bool,
+    dropped: list[str],
+    dropped_all: list[str],
 ) -> dict[str, Any]:
     """Did requests produce the output length the point asked for?  (AIPerf's OSL
     mismatch.)  Where the endpoint rejects ``ignore_eos`` / ``min_tokens`` they are left
     out, ``max_tokens`` alone caps the length, and the real lengths are what count."""
-    lengths = [f.output_tokens for f in (compute(r) for r in run.records if completed(r))]
-    known = [n for n in lengths if n is not None]
+    known = [
+        e["output_tokens"]
+        for e in row["request_log"]
+        if e["error"] is None and e["output_tokens"] is not None and e["ttft_ms"] is not None
+    ]
     missed = sum(1 for n in known if n != target)
     if not asked_exact:
         how = "max_tokens only (the case set ignore_eos = false)"
@@ -131,10 +138,9 @@ def output_length(
     }
 
 
-def request_entry(record: Trace) -> dict[str, Any]:
+def request_entry(record: Trace, figures: RequestMetrics) -> dict[str, Any]:
     """One request of a point, with its wall-clock start (epoch seconds), so a run can be
     laid next to server logs or a Prometheus timeline."""
-    figures = compute(record)
     return {
         "index": record.index,
         "wall_start": record.wall_start or None,

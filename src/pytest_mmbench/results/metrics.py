@@ -88,8 +88,8 @@ def compute(trace: Trace) -> RequestMetrics:
     """Derive the figures of one request; a failed request yields only reasons."""
     m = RequestMetrics()
     origin = trace.due_ns if trace.due_ns is not None else trace.sent_ns
-    if trace.first_sent_ns:
-        m.queue_ms = (trace.first_sent_ns - origin) / NS_PER_MS
+    if trace.first_sent_ns:  # clamped: a timer may fire a hair before it was due
+        m.queue_ms = max(0.0, (trace.first_sent_ns - origin) / NS_PER_MS)
     if not trace.ok or trace.end_ns is None:
         reason = f"request failed: {trace.error}"
         m.missing = {name: reason for name in NUMERIC_METRICS}
@@ -141,13 +141,16 @@ def _tokens(m: RequestMetrics, trace: Trace) -> None:
         m.output_tokens = completion
         if deltas:
             m.tokens_per_chunk = completion / deltas
-    else:
+    elif deltas:
         m.output_tokens = deltas
         m.output_tokens_estimated = True
         m.missing["output_tokens_server"] = (
             "server sent no usage; output tokens counted from deltas"
         )
         m.missing["tokens_per_chunk"] = "server sent no usage to compare the deltas with"
+    else:
+        m.missing["output_tokens"] = "server sent no usage and no output delta"
+        m.missing["tokens_per_chunk"] = "server sent no usage and no output delta"
     prompt = usage.get("prompt_tokens")
     if isinstance(prompt, int):
         m.input_tokens = prompt

@@ -42,12 +42,17 @@ class EndpointRuntime:
     reported: dict[str, Any] = field(default_factory=dict)  # merged from xdist workers
 
     def merge(self, described: dict[str, Any]) -> None:
-        """Add what a worker learned: first values win, counts add up."""
+        """Add what a worker learned: first values win (a probe that ran cleanly over one
+        that failed), counts add up."""
         for key, value in described.items():
             if key == "warmup_requests":
                 self.warmup_requests += int(value or 0)
             elif key == "warmup_errors":
                 self.warmup_errors.extend(value or [])
+            elif key == "capabilities" and value and not value.get("error"):
+                current = self.reported.get(key)
+                if not current or current.get("error") or not current.get("probed"):
+                    self.reported[key] = value
             elif self.reported.get(key) is None:
                 self.reported[key] = value
 
@@ -120,16 +125,20 @@ class BenchSession:
             from pytest_mmbench.request.probe import not_probed, probe
 
             base_url = self.base_url(endpoint)
-            runtime.capabilities = (
-                probe(self.http(endpoint), base_url, endpoint)
-                if self.probe
-                else not_probed("--mm-probe=off")
-            )
+            if not self.probe:
+                runtime.capabilities = not_probed("--mm-probe=off")
+            else:
+                try:
+                    runtime.capabilities = probe(self.http(endpoint), base_url, endpoint)
+                except Exception as exc:  # a media library failing, say: probe nothing, once
+                    runtime.capabilities = not_probed(f"the probe failed: {exc!r}")
         return runtime.capabilities if runtime.capabilities.probed else None
 
-    def nonce(self, case_id: str, index: int) -> str:
-        """The tag of one request: unique per run, case and round (or load request)."""
-        return f"{self.run_id}-{zlib.crc32(case_id.encode()) & 0xFFFF:04x}-{index}"
+    def nonce(self, endpoint: Endpoint, case_id: str, index: int) -> str:
+        """The tag of one request: unique per run, endpoint, case and round (or load
+        request), so two endpoints on one server share no cached prefix either."""
+        where = zlib.crc32(f"{endpoint.id}/{case_id}".encode()) & 0xFFFF
+        return f"{self.run_id}-{where:04x}-{index}"
 
     def dropped_fields(self, endpoint: Endpoint) -> frozenset[str]:
         """Fields the benchmark adds that this endpoint rejects, so they are left out."""

@@ -1,8 +1,10 @@
 """Running one case on one endpoint: warm-up, recorded rounds, checks.
 
-The runner joins the pieces in the order data flows: build the request (client),
-stream and time it (stream), derive figures (metrics), judge the answer (checks),
-and collect the rounds into a :class:`~pytest_mmbench.results.records.CaseResult`.
+The runner joins the pieces in the order data flows: build, send and time each request
+through the request core (``request.body``, ``request.transport``), derive figures
+(``results.metrics``), judge the answer (``results.checks``), and collect the rounds
+into a :class:`~pytest_mmbench.results.records.CaseResult`.  The load engine uses the
+same core; the two differ only in how they schedule requests.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def send(
     """One streamed request; raises EndpointUnavailable only if the endpoint cannot start.
 
     Fields the benchmark adds and the endpoint's probe found rejected are left out
-    (they are listed in the report's capabilities); the user's own fields never are.
+    (they are listed in the report's capabilities); fields of an ``extra_body`` never are.
     """
     url = chat_url(session.base_url(endpoint))
     body = build_body(
@@ -124,7 +126,7 @@ class Rounds:
         index = len(self.result.rounds)
         tagged = self.endpoint.may_cache_prompts and not case.reuse_prefix
         messages = (
-            with_nonce(self.messages, self.session.nonce(case.id, index))
+            with_nonce(self.messages, self.session.nonce(self.endpoint, case.id, index))
             if tagged
             else self.messages
         )

@@ -12,6 +12,7 @@ import multiprocessing
 import ssl
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import httpx
@@ -49,13 +50,21 @@ def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun
     shares = _split(point, bodies)
     context = multiprocessing.get_context("spawn")
     interrupted = False
+    runs: list[PointRun] = []
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
         futures = [pool.submit(_run_share, (target, p, b, offset)) for p, b, offset in shares]
-        try:
-            runs = [future.result() for future in futures]
-        except KeyboardInterrupt:  # the children got it too and return what they finished
-            interrupted = True
-            runs = [future.result() for future in futures]
+        for future in futures:
+            try:
+                try:
+                    runs.append(future.result())
+                except KeyboardInterrupt:  # the children got it too: they return their part
+                    interrupted = True
+                    runs.append(future.result())
+            except (BrokenProcessPool, KeyboardInterrupt):  # a child died: its part is lost
+                interrupted = True
+        pool.shutdown(cancel_futures=True)
+    if not runs:
+        raise KeyboardInterrupt  # nothing came back from any client process
     return PointRun(
         records=[r for run in runs for r in run.records],
         start_ns=min(run.start_ns for run in runs),
@@ -92,11 +101,11 @@ def _run_share(args: tuple[Target, LoadPoint, list[bytes], int]) -> PointRun:
 
 def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int) -> PointRun:
     cpu_before = time.thread_time()
-    start = time.perf_counter_ns()
+    started = [time.perf_counter_ns()]  # moved on by _drive once warm-up is done
     records: list[Trace] = []
     interrupted = False
     try:
-        asyncio.run(_drive(target, point, bodies, offset, records))
+        asyncio.run(_drive(target, point, bodies, offset, records, started))
     except KeyboardInterrupt:
         interrupted = True
         for record in records:
@@ -105,7 +114,7 @@ def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int
     end = time.perf_counter_ns()
     return PointRun(
         records=records,
-        start_ns=start,
+        start_ns=started[0],
         end_ns=end,
         client_cpu_s=time.thread_time() - cpu_before,
         processes=1,
@@ -114,7 +123,12 @@ def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int
 
 
 async def _drive(
-    target: Target, point: LoadPoint, bodies: list[bytes], offset: int, records: list[Trace]
+    target: Target,
+    point: LoadPoint,
+    bodies: list[bytes],
+    offset: int,
+    records: list[Trace],
+    started: list[int],
 ) -> None:
     """One single-connection client per slot, not one shared pool.
 
@@ -139,6 +153,7 @@ async def _drive(
             await stream_async(
                 clients[0], target.url, target.warmup, target.headers, target.timeout_s, ignored
             )
+        started[0] = time.perf_counter_ns()  # the point's wall time starts here
         if point.rate is None:
             await _closed(clients, target, bodies, deadline, records, offset)
         else:
@@ -211,12 +226,17 @@ async def _open(
             free.put_nowait(client)
 
     tasks = []
-    for i, seconds in enumerate(offsets):
-        due = start + int(seconds * 1e9)
-        if deadline is not None and due > deadline:
-            break
-        delay = (due - time.perf_counter_ns()) / 1e9
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
+    try:
+        for i, seconds in enumerate(offsets):
+            due = start + int(seconds * 1e9)
+            if deadline is not None and due > deadline:
+                break
+            delay = (due - time.perf_counter_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+    finally:  # interrupted: stop the requests in flight before their clients close
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -26,6 +26,10 @@ from pytest_mmbench.spec.endpoints import Endpoint
 from pytest_mmbench.spec.load_plan import LoadPoint
 
 
+class LoadUnsupported(Exception):
+    """The probe showed the endpoint ignores what the point sends (its images)."""
+
+
 class LoadSetupError(Exception):
     """The point could not start (its prompts could not be sized)."""
 
@@ -35,6 +39,10 @@ def run_load_point(
 ) -> dict[str, Any]:
     base_url = session.base_url(endpoint)
     drop = session.dropped_fields(endpoint)  # probed before any timed window
+    found = session.capabilities(endpoint)
+    verdict = found.media_verdict("image") if found is not None and point.image_size else None
+    if verdict is not None and verdict.consumed is False:
+        raise LoadUnsupported(str(verdict.reason()["message"]))
     telemetry = session.telemetry(endpoint)
     headers = build_headers(endpoint)
     try:
@@ -47,7 +55,7 @@ def run_load_point(
             point.requests,
             point.seed,
             point.prefix_reuse,
-            lambda i: session.nonce(f"{case.id}-{point.label}", i),
+            lambda i: session.nonce(endpoint, f"{case.id}-{point.label}", i),
             point.image_size,
             point.images,
         )
@@ -74,7 +82,7 @@ def run_load_point(
         run = run_point(target, point, bodies)
     row = point_row(run, point.slo)
     row["output_length"] = output_length(
-        run, point.output_tokens, point.ignore_eos, dropped_length, sorted(drop)
+        row, point.output_tokens, point.ignore_eos, dropped_length, sorted(drop)
     )
     row["output_length_not_enforced"] = row["output_length"]["not_enforced"]
     out_tokens = (row["output_tokens"]["mean"] or 0) * row["completed"]

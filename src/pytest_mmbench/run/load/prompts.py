@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from pytest_mmbench.request.body import nonce_text
+from pytest_mmbench.request.tokenize import count_tokens
 from pytest_mmbench.request.transport import post_json
 
 WORDS = [
@@ -99,7 +100,7 @@ def build_prompts(
 ) -> PromptSet:
     rng = random.Random(seed)
     sample = " ".join(rng.choice(WORDS) for _ in range(200))
-    tokens = _tokenize(http, base_url, model, headers, sample)
+    tokens = count_tokens(http, base_url, model, headers, sample)
     method = "tokenize"
     overhead = _usage_tokens(http, base_url, model, headers, "x")
     if tokens is None:
@@ -116,7 +117,7 @@ def build_prompts(
 
     words = max(1, round((target_tokens - overhead) / per_word))
     if method == "tokenize":  # one correction with the real tokenizer: the prefix has a cost
-        measured = _tokenize(http, base_url, model, headers, text(count, words))
+        measured = count_tokens(http, base_url, model, headers, text(count, words))
         if measured:
             words = max(1, words + round((target_tokens - overhead - measured) / per_word))
     bodies: list[list[dict[str, Any]]] = [
@@ -168,28 +169,6 @@ def image_url(size: int, seed: int, request: int, index: int) -> str:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _root(base_url: str) -> str:
-    return base_url[: -len("/v1")] if base_url.endswith("/v1") else base_url
-
-
-def _tokenize(
-    http: httpx.Client, base_url: str, model: str, headers: dict[str, str], text: str
-) -> int | None:
-    for body in ({"content": text}, {"model": model, "prompt": text}):  # llama.cpp, vLLM
-        response = post_json(http, _root(base_url) + "/tokenize", body, headers)
-        if response is None:
-            return None
-        if response.status_code == 200:
-            try:
-                found = response.json()
-            except ValueError:
-                return None
-            count = found.get("count") or len(found.get("tokens") or [])
-            if count:
-                return int(count)
-    return None
 
 
 def _usage_tokens(
