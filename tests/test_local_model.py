@@ -123,5 +123,5 @@ def test_xdist_workers_results_reach_the_main_report(
     }
     result.stdout.fnmatch_lines(["*mmbench summary*"])
     for endpoint in document["endpoints"]:  # probed on a worker, merged through workeroutput
-        found = endpoint["runtime"]["capabilities"]
+        found = endpoint["capabilities"]
         assert found["probed"] and found["usage"] == "separate chunk", endpoint["id"]

@@ -86,7 +86,7 @@ def test_llama_cpp_with_a_projector_consumes_images_and_audio(pytester, write_ho
     )
     pytester.runpytest_inprocess("--mm-endpoints=hosts.toml").assert_outcomes(passed=1)
     document = load_report(pytester.path / "mmbench-report.json")
-    media = document["endpoints"][0]["runtime"]["capabilities"]["media"]
+    media = document["endpoints"][0]["capabilities"]["media"]
     assert media["image"]["verdict"] == "consumed"
     assert media["image"]["prompt_tokens_with"] > media["image"]["prompt_tokens_without"]
     assert media["audio"]["verdict"] == "consumed"
@@ -133,7 +133,7 @@ def test_probe_off_sends_no_probe_and_reports_none(pytester, write_hosts, fault_
     )
     document = load_report(pytester.path / "mmbench-report.json")
     assert document["run"]["probe"] is False
-    capabilities = document["endpoints"][0]["runtime"]["capabilities"]
+    capabilities = document["endpoints"][0]["capabilities"]
     assert capabilities["probed"] is False and capabilities["error"] == "--mm-probe=off"
     assert [r["body"]["max_tokens"] for r in fault_server.requests] == [256]  # no probe
     bad = pytester.runpytest_inprocess("--mm-endpoints=hosts.toml", "--mm-probe=maybe")

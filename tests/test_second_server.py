@@ -61,7 +61,7 @@ def test_shipped_media_cases_are_unsupported_with_evidence(pytester, hosts_for) 
         "server accepted the image but prompt tokens did not change "
         f"({evidence['prompt_tokens_without']} with and without it): the model never saw it"
     )
-    capabilities = document["endpoints"][0]["runtime"]["capabilities"]
+    capabilities = document["endpoints"][0]["capabilities"]
     assert {m: v["verdict"] for m, v in capabilities["media"].items()} == {
         "image": "ignored",
         "audio": "ignored",
@@ -89,7 +89,7 @@ def test_load_point_completes_without_the_fields_it_rejects(pytester, hosts_for)
     assert row["output_tokens"]["n"] == 4 and row["output_tokens"]["max"] <= 24
     assert row["output_tokens_estimated"] == 0  # usage came, on the finish chunk
     assert row["input_length_method"] == "usage calibration"  # no /tokenize there
-    rejected = document["endpoints"][0]["runtime"]["capabilities"]["rejected_fields"]
+    rejected = document["endpoints"][0]["capabilities"]["rejected_fields"]
     assert "Unexpected fields in the request" in rejected["ignore_eos"]
 
 
@@ -103,7 +103,7 @@ def test_text_case_is_measured_from_a_stream_without_done(pytester, hosts_for) -
     )
     pytester.runpytest_inprocess("--mm-endpoints=hosts.toml").assert_outcomes(passed=1)
     document = load_report(pytester.path / "mmbench-report.json")
-    found = document["endpoints"][0]["runtime"]["capabilities"]
+    found = document["endpoints"][0]["capabilities"]
     assert found["usage"] == "finish chunk" and found["done_marker"] is False
     assert found["tokenize"] is False and found["timings"] is False
     (round_,) = records_by_case(document)[("hf", "capital")]["rounds"]

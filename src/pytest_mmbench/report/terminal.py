@@ -163,7 +163,7 @@ def _row_notes(row: Mapping[str, Any]) -> list[str]:
 
 def capability_line(endpoint: Mapping[str, Any]) -> str | None:
     """One line on what the probe found, when it found anything worth a warning."""
-    found = (endpoint.get("runtime") or {}).get("capabilities")
+    found = endpoint.get("capabilities")
     if not found or not found.get("probed"):
         return None
     parts = []

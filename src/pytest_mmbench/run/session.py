@@ -182,7 +182,15 @@ class BenchSession:
         self._servers.clear()
 
     def describe_endpoints(self) -> list[dict[str, Any]]:
-        return [{**e.describe(), "runtime": self.runtime[e.id].describe()} for e in self.endpoints]
+        """Each endpoint as configured, what the probe found, and what the run saw."""
+        described = []
+        for endpoint in self.endpoints:
+            runtime = self.runtime[endpoint.id].describe()
+            capabilities = runtime.pop("capabilities")
+            described.append(
+                {**endpoint.describe(), "capabilities": capabilities, "runtime": runtime}
+            )
+        return described
 
     def secrets(self) -> list[str]:
         return [s for e in self.endpoints for s in e.secrets()]
