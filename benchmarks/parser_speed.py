@@ -6,7 +6,8 @@ Each reader gets every SSE event as one network read (``data: {...}\n\n``, as se
 flush them) and does its own framing, as its transport did: the old per-case reader
 got decoded text lines (what httpx's ``iter_lines`` hands over, here a plain split,
 which is cheaper than httpx's decoder), the old load reader split bytes itself, the
-new parser is fed the bytes.  CPU time, median of 5 passes.
+new parser is fed the bytes.  CPU time; the readers take turns, and each one's median
+of 21 rounds counts.
 
 The readers of the per-case path (``stream.SSEAccumulator``, json.loads on decoded
 lines) and of the load path (``load.client._line``, a byte scan that parsed only
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -98,16 +100,19 @@ def old_readers(ref: str) -> tuple[Any, Any]:
     return stream, load
 
 
-def time_per_chunk(lines: list[bytes], total: int, run: Any) -> float:
-    """Median over 5 passes of ns per chunk for ``run(lines)`` repeated to ``total``."""
-    repeats = max(1, total // len(lines))
-    samples = []
-    for _ in range(5):
-        start = time.process_time_ns()
-        for _ in range(repeats):
-            run(lines)
-        samples.append((time.process_time_ns() - start) / (repeats * len(lines)))
-    return sorted(samples)[2]
+def time_per_chunk(events: list[bytes], total: int, readers: dict[str, Any]) -> dict[str, float]:
+    """ns per chunk for each reader: the readers take turns, 21 rounds of ``total / 21``
+    chunks each, and each reader's median counts.  Taking turns spreads the machine's
+    drift (a shared host) over all of them alike."""
+    repeats = max(1, total // 21 // len(events))
+    samples: dict[str, list[float]] = {name: [] for name in readers}
+    for _ in range(21):
+        for name, run in readers.items():
+            start = time.process_time_ns()
+            for _ in range(repeats):
+                run(events)
+            samples[name].append((time.process_time_ns() - start) / (repeats * len(events)))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> None:
@@ -148,21 +153,24 @@ def main() -> None:
             ("vLLM-style", VLLM_LINES),
         )
     }
-    results: dict[str, dict[str, float]] = {}
-    for name, lines in streams.items():
-        results[name] = {
-            "old per-case reader (json.loads)": time_per_chunk(lines, args.chunks, old_case_reader),
-            "old load reader (byte scan)": time_per_chunk(lines, args.chunks, old_load_reader),
-            f"new parser ({codec.PARSER})": time_per_chunk(lines, args.chunks, new_parser),
-        }
+
+    def fallback_parser(events: list[bytes]) -> None:
         original = sse._loads
-        sse._loads = json.loads  # type: ignore[assignment]  # the fallback without orjson
+        sse._loads = json.loads  # the stdlib, as when orjson is not installed
         try:
-            results[name]["new parser (json fallback)"] = time_per_chunk(
-                lines, args.chunks, new_parser
-            )
+            new_parser(events)
         finally:
             sse._loads = original
+
+    readers = {
+        "old per-case reader (json.loads)": old_case_reader,
+        "old load reader (byte scan)": old_load_reader,
+        f"new parser ({codec.PARSER})": new_parser,
+        "new parser (json fallback)": fallback_parser,
+    }
+    results = {
+        name: time_per_chunk(events, args.chunks, readers) for name, events in streams.items()
+    }
 
     for name, timings in results.items():
         lines = streams[name]

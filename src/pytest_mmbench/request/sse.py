@@ -79,32 +79,28 @@ def _line(trace: Trace, line: bytes, now: int) -> None:
         elif payload:  # an empty data line is a keep-alive, not an error
             trace.fail("protocol", f"malformed SSE data (not JSON): {payload[:200]!r}")
         return
-    try:
-        _chunk(trace, chunk, now)
-    except (TypeError, AttributeError):  # valid JSON of the wrong shape
+    try:  # free on 3.11+; valid JSON of the wrong shape becomes an error, not a crash
+        choices = chunk.get("choices")
+        if choices:
+            for choice in choices:
+                delta = choice.get("delta")
+                if delta:
+                    content = delta.get("content")
+                    if content and (len(delta) == 1 or _plain(delta)):  # the common chunk
+                        trace.content += content
+                        trace.token_ns.append(now)
+                        if trace.first_content_ns is None:
+                            trace.first_content_ns = now
+                    else:
+                        _delta(trace, delta, content, now)
+                finish = choice.get("finish_reason")
+                if finish:
+                    trace.finish_reason = finish
+                    trace.finish_ns = now
+        if chunk.get("usage") or chunk.get("timings") or chunk.get("error"):
+            _extras(trace, chunk, choices)
+    except (TypeError, AttributeError):
         trace.fail("protocol", f"SSE chunk of an unexpected shape: {line[5:205]!r}")
-
-
-def _chunk(trace: Trace, chunk: Any, now: int) -> None:
-    choices = chunk.get("choices")
-    if choices:
-        for choice in choices:
-            delta = choice.get("delta")
-            if delta:
-                content = delta.get("content")
-                if content and (len(delta) == 1 or _plain(delta)):  # the common chunk
-                    trace.content += content
-                    trace.token_ns.append(now)
-                    if trace.first_content_ns is None:
-                        trace.first_content_ns = now
-                else:
-                    _delta(trace, delta, content, now)
-            finish = choice.get("finish_reason")
-            if finish:
-                trace.finish_reason = finish
-                trace.finish_ns = now
-    if chunk.get("usage") or chunk.get("timings") or chunk.get("error"):
-        _extras(trace, chunk, choices)
 
 
 def _plain(delta: dict[str, Any]) -> bool:
