@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mmbench.decide.bands import BandRule, parse_bands
 from pytest_mmbench.decide.gate import (
     DEFAULT_FAIL_ON,
     Requirement,
@@ -42,6 +43,7 @@ class Settings:
     baseline_path: Path | None = None
     fail_on: tuple[Rule, ...] = ()
     require: tuple[Requirement, ...] = ()
+    bands: tuple[BandRule, ...] = ()
     html_path: Path | None = None
     plots_dir: Path | None = None
     load: Overrides = field(default_factory=Overrides)
@@ -153,12 +155,17 @@ def resolve(config: pytest.Config) -> Settings:
         require = parse_requirements(_pick(config, "require") or "")
     except RuleError as exc:
         raise pytest.UsageError(f"--mm-require: {exc}") from None
+    try:
+        bands = parse_bands(_pick(config, "bands") or "")
+    except RuleError as exc:
+        raise pytest.UsageError(f"--mm-bands: {exc}") from None
     html, plots = _pick(config, "html"), _pick(config, "plots")
     return Settings(
         load=_load_overrides(config),
         baseline_path=_path(config, baseline) if baseline else None,
         fail_on=tuple(fail_on),
         require=tuple(require),
+        bands=tuple(bands),
         html_path=_path(config, html) if html else None,
         plots_dir=_path(config, plots) if plots else None,
         endpoints_path=endpoints_path,

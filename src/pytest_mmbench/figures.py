@@ -61,7 +61,19 @@ ENDPOINT_FIGURES: dict[str, Figure] = {
         Figure("mem_gb", False, "GiB", description="peak GPU memory (baseline if no peak)"),
         Figure("context_window", True, "tokens", description="context window from hosts.toml"),
         Figure("modalities", True, "", description="number of modalities the endpoint accepts"),
+        Figure("tools", True, "", description="tool cases passed, any call format (share)"),
+        Figure("tools_structured", True, "", description="tool cases passed with structured calls"),
+        Figure("cost_per_task", False, "", description="mean estimated cost of a measured case"),
+        Figure("cost_per_passed_task", False, "", description="total cost / passed cases"),
+        Figure("cost_per_m_output_tokens", False, "", description="cost per 1M output tokens"),
     )
+}
+
+# Families named with a dot: category.<slug> (pass rate of one eval category) and
+# entities.<group> (recall of one entity group over the extraction cases).
+SHARE_FAMILIES = {
+    "category": "pass rate of the cases with that category",
+    "entities": "recall of that entity group, summed over extraction cases",
 }
 
 
@@ -101,6 +113,25 @@ def endpoint_value(
     if marker is not None:
         return _marker_value(document, endpoint_id, name, marker)
     summary = (document.get("summary") or {}).get(endpoint_id) or {}
+    evals = summary.get("evals") or {}
+    if "." in name:
+        family, member = name.split(".", 1)
+        if family in SHARE_FAMILIES:
+            return _family_value(evals, name)
+        return _marker_value(document, endpoint_id, member, family)
+    if name in ("tools", "tools_structured"):
+        tools = evals.get("tools")
+        if not tools or not tools["total"]:
+            return None, "no tool-calling case was decided"
+        passed = tools["passed"] if name == "tools" else tools["structured"]
+        return passed / tools["total"], None
+    if name.startswith("cost_"):
+        cost = summary.get("cost") or {}
+        key = name.removeprefix("cost_")
+        value = cost.get(key)
+        if value is None:
+            return None, str((cost.get("missing") or {}).get(key) or "no cost figure")
+        return float(value), None
     telemetry = summary.get("telemetry") or {}
     keys = {
         "tok_s": (summary, "mean_output_tok_s"),
@@ -127,6 +158,19 @@ def endpoint_value(
     return float(value), None
 
 
+def _family_value(evals: Mapping[str, Any], name: str) -> tuple[float | None, str | None]:
+    family, member = name.split(".", 1)
+    if family == "category":
+        found = (evals.get("categories") or {}).get(member)
+        if not found or not found["total"]:
+            return None, f"no decided case with category {member!r}"
+        return float(found["rate"]), None
+    hits_total = (evals.get("entities") or {}).get(member)
+    if not hits_total or not hits_total[1]:
+        return None, f"no extraction case scored entity group {member!r}"
+    return hits_total[0] / hits_total[1], None
+
+
 def _marker_value(
     document: Mapping[str, Any], endpoint_id: str, name: str, marker: str
 ) -> tuple[float | None, str | None]:
@@ -147,14 +191,17 @@ def _marker_value(
 def known_axis(name: str) -> bool:
     """``tok_s``, ``peak_temp_c`` or a modality-limited per-case figure like ``audio.tok_s``."""
     if "." in name:
-        marker, figure = name.split(".", 1)
-        return marker in MARKER_MODALITY and figure in CASE_FIGURES
+        family, figure = name.split(".", 1)
+        if family in SHARE_FAMILIES:
+            return bool(figure)
+        return family in MARKER_MODALITY and figure in CASE_FIGURES
     return name in ENDPOINT_FIGURES
 
 
 def axis_higher_is_better(name: str) -> bool:
     if "." in name:
-        return CASE_FIGURES[name.split(".", 1)[1]].higher_is_better
+        family, figure = name.split(".", 1)
+        return family in SHARE_FAMILIES or CASE_FIGURES[figure].higher_is_better
     return ENDPOINT_FIGURES[name].higher_is_better
 
 
@@ -172,3 +219,19 @@ def _case_reason(record: Mapping[str, Any], key: str) -> str:
 def _telemetry_reason(telemetry: Mapping[str, Any], key: str) -> str:
     missing = telemetry.get("missing") or {}
     return str(missing.get(key) or next(iter(missing.values()), "no telemetry"))
+
+
+def share_counts(document: Mapping[str, Any], endpoint_id: str, name: str) -> str:
+    """The counts behind a share figure ("7/8"), so a decision row reads like seed 002's."""
+    evals = ((document.get("summary") or {}).get(endpoint_id) or {}).get("evals") or {}
+    pair: tuple[int, int] | None = None
+    if name in ("tools", "tools_structured") and evals.get("tools"):
+        tools = evals["tools"]
+        pair = (tools["passed"] if name == "tools" else tools["structured"], tools["total"])
+    elif name.startswith("category."):
+        found = (evals.get("categories") or {}).get(name.split(".", 1)[1])
+        pair = (found["passed"], found["total"]) if found else None
+    elif name.startswith("entities."):
+        found = (evals.get("entities") or {}).get(name.split(".", 1)[1])
+        pair = (found[0], found[1]) if found else None
+    return f"{pair[0]}/{pair[1]}" if pair and pair[1] else ""

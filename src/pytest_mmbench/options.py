@@ -19,6 +19,9 @@ MARKERS = {
     "audio": "benchmark case with audio input (endpoint must declare 'audio')",
     "video": "benchmark case with video input (endpoint must declare 'video')",
     "load": "load point: many concurrent requests (--mm-concurrency / --mm-rate)",
+    "tools": "tool-calling case (the case sends tools; judged by a tool_call check)",
+    "extraction": "structured extraction case (JSON answers, entities check)",
+    "multilingual": "case in or about a language other than English",
 }
 
 
@@ -88,7 +91,16 @@ def add_options(parser: pytest.Parser) -> None:
         dest="mm_require",
         metavar="REQS",
         default=None,
-        help='absolute requirements per endpoint, e.g. "tok_s>=40,ttft_ms<=200"',
+        help='absolute requirements per endpoint, e.g. "tok_s>=40,ttft_ms<=200,tools>=6/8,'
+        'category.counting>=0.5"',
+    )
+    group.addoption(
+        "--mm-bands",
+        dest="mm_bands",
+        metavar="BANDS",
+        default=None,
+        help='a verdict per range of a figure, printed per endpoint, e.g. "tok_s: >=40 SWAP, '
+        '25..40 WAIT, else NO; ttft_ms: <=200 OK, else SLOW"',
     )
     group.addoption(
         "--mm-html",
@@ -174,6 +186,7 @@ def add_options(parser: pytest.Parser) -> None:
         ("baseline", "earlier report to gate against"),
         ("fail_on", "regression rules"),
         ("require", "absolute requirements"),
+        ("bands", "verdict bands per figure"),
         ("html", "HTML report path"),
         ("plots", "folder for chart PNGs"),
     ):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_mmbench.decide.bands import BandRow, BandRule, judge_bands
 from pytest_mmbench.decide.frontier import Regime, RegimeResult, frontier, render
 from pytest_mmbench.decide.gate import (
     GateRow,
@@ -49,6 +50,7 @@ class Decisions:
     per_endpoint: Mapping[str, Sequence[Requirement]] = field(default_factory=dict)
     regimes: Sequence[Regime] = ()
     noise_sigmas: float = 2.0
+    bands: Sequence[BandRule] = ()
 
     def apply(self, document: dict[str, Any]) -> list[str]:
         """Add gate / requirements / frontier sections; return the failure lines."""
@@ -69,6 +71,8 @@ class Decisions:
                 "rows": [r.__dict__ for r in rows],
             }
             failures += [row.line() for row in rows if row.verdict != "PASS"]
+        if self.bands:
+            document["bands"] = judge_bands(document, self.bands)
         if self.regimes and document["records"]:
             document["frontier"] = [r.to_dict() for r in frontier(document, self.regimes)]
         return failures
@@ -97,6 +101,10 @@ def render_decisions(document: Mapping[str, Any]) -> list[str]:
     if requirements:
         lines.append("requirements:")
         lines += ["  " + RequirementRow(**row).line() for row in requirements["rows"]]
+    bands = document.get("bands")
+    if bands:
+        lines.append("verdict bands:")
+        lines += ["  " + BandRow(**row).line() for row in bands]
     regimes = document.get("frontier")
     if regimes:
         lines.append("deployment frontier:")

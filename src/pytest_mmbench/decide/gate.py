@@ -19,6 +19,8 @@ from pytest_mmbench.figures import (
     case_spread,
     case_value,
     endpoint_value,
+    known_axis,
+    share_counts,
 )
 
 NOISE_SIGMAS = 2.0
@@ -28,8 +30,8 @@ _RULE = re.compile(
     r"\s*(?P<pct>%?)\s*$"
 )
 _REQUIREMENT = re.compile(
-    r"^\s*(?P<name>[a-z_0-9]+)\s*(?P<op><=|>=)\s*(?P<value>-?\d+(?:\.\d+)?)"
-    r"\s*$"
+    r"^\s*(?P<name>[a-z_0-9]+(?:\.[a-z_0-9]+)?)\s*(?P<op><=|>=)\s*"
+    r"(?P<value>-?\d+(?:\.\d+)?)(?:\s*/\s*(?P<of>\d+))?\s*$"
 )
 
 
@@ -193,10 +195,11 @@ class Requirement:
     figure: str
     op: str  # ">=" or "<="
     value: float
+    written: str = ""  # the bound as written, e.g. "6/8" (seed 002's tool score)
 
     @property
     def text(self) -> str:
-        return f"{self.figure}{self.op}{self.value:g}"
+        return f"{self.figure}{self.op}{self.written or f'{self.value:g}'}"
 
 
 @dataclass
@@ -206,9 +209,12 @@ class RequirementRow:
     measured: float | None
     verdict: str  # PASS | FAIL | MISSING (counts as a failure: it could not be shown to hold)
     note: str = ""
+    shown: str = ""  # the measured share as counts, e.g. "7/8", when it is one
 
     def line(self) -> str:
         measured = _num(self.measured)
+        if self.shown:
+            measured = self.shown
         return f"{self.verdict} {self.endpoint}: {self.requirement} (measured {measured})" + (
             f" [{self.note}]" if self.note else ""
         )
@@ -224,12 +230,18 @@ def parse_requirements(text: str) -> list[Requirement]:
                 f"cannot read requirement {part!r}; write figure>=N or figure<=N "
                 "(e.g. tok_s>=40, ttft_ms<=200)"
             )
-        if match["name"] not in ENDPOINT_FIGURES:
+        if not known_axis(match["name"]):
             raise RuleError(
                 f"unknown figure {match['name']!r} in requirement {part!r}; use one "
-                f"of {', '.join(ENDPOINT_FIGURES)}"
+                f"of {', '.join(ENDPOINT_FIGURES)}, category.<name>, entities.<group> "
+                "or <modality>.<case figure> (e.g. vision.passed)"
             )
-        result.append(Requirement(match["name"], match["op"], float(match["value"])))
+        value, written = float(match["value"]), ""
+        if match["of"] is not None:
+            if not int(match["of"]):
+                raise RuleError(f"requirement {part!r}: the share's total must be above 0")
+            value, written = value / int(match["of"]), f"{match['value']}/{match['of']}"
+        result.append(Requirement(match["name"], match["op"], value, written))
     return result
 
 
@@ -255,7 +267,13 @@ def check_requirements(
                 else (value <= requirement.value)
             )
             rows.append(
-                RequirementRow(endpoint["id"], requirement.text, value, "PASS" if holds else "FAIL")
+                RequirementRow(
+                    endpoint["id"],
+                    requirement.text,
+                    value,
+                    "PASS" if holds else "FAIL",
+                    shown=share_counts(document, endpoint["id"], requirement.figure),
+                )
             )
     return rows
 

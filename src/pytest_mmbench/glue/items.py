@@ -23,6 +23,7 @@ from pytest_mmbench.run.single import run_case
 from pytest_mmbench.spec.cases import Case, CaseError, load_case_file
 from pytest_mmbench.spec.endpoints import Endpoint
 from pytest_mmbench.spec.load_plan import LoadPoint, PlanError, load_points
+from pytest_mmbench.spec.variants import apply_variant
 from pytest_mmbench.state import BenchState, bench_state
 
 
@@ -38,9 +39,10 @@ class CaseFile(pytest.File):
                 yield from self._load_items(case, state)
                 continue
             for endpoint in state.session.endpoints:
-                yield CaseItem.from_parent(
-                    self, name=f"{case.id}[{endpoint.id}]", case=case, endpoint=endpoint
-                )
+                for way in [apply_variant(case, v) for v in endpoint.variants] or [case]:
+                    yield CaseItem.from_parent(
+                        self, name=f"{way.id}[{endpoint.id}]", case=way, endpoint=endpoint
+                    )
 
     def _load_items(self, case: Case, state: BenchState) -> Iterator[pytest.Item]:
         assert case.load is not None
@@ -124,8 +126,10 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        # pytest needs a line number for skip locations; cases have none, so use 0.
-        return self.path, 0, f"{self.case.id}[{self.endpoint.id}]"
+        # pytest needs a line number for skip locations; cases have none, so use 0.  The
+        # trailing space keeps pytest -v from showing a "." in the name (a variant's id,
+        # as in multiply.thinking-off) as "::", as it does for a Python class's methods.
+        return self.path, 0, f"{self.case.id}[{self.endpoint.id}] "
 
 
 class LoadFailed(Exception):

@@ -20,7 +20,7 @@ from pytest_mmbench.decide.decisions import (
     render_decisions,
 )
 from pytest_mmbench.glue import xdist as xdist_support
-from pytest_mmbench.glue.expectations import check_expect_fail
+from pytest_mmbench.glue.expectations import check_expect_fail, expected_to_fail
 from pytest_mmbench.glue.fixtures import item_marker, python_case_id
 from pytest_mmbench.modalities import MARKER_MODALITY
 from pytest_mmbench.report.collector import ReportCollector
@@ -95,6 +95,7 @@ def _decisions(settings: Settings, hosts: Hosts) -> Decisions:
         baseline_path=str(settings.baseline_path) if settings.baseline_path else None,
         rules=settings.fail_on,
         requirements=settings.require,
+        bands=settings.bands,
         per_endpoint={e.id: e.require for e in hosts.endpoints if e.require},
         regimes=hosts.regimes,
     )
@@ -135,15 +136,27 @@ def collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> N
         if found is None:
             continue
         endpoint, case_id, marker = found
+        case = getattr(item, "case", None)
         item.user_properties.append(
-            (IDENTITY, {"endpoint": endpoint.id, "case_id": case_id, "marker": marker})
+            (
+                IDENTITY,
+                {
+                    "endpoint": endpoint.id,
+                    "case_id": case_id,
+                    "marker": marker,
+                    "category": getattr(case, "category", None),
+                    "variant": getattr(case, "variant", None),
+                    "variant_of": getattr(case, "variant_of", None),
+                    "uses_tools": bool(getattr(case, "tools", ())),
+                },
+            )
         )
         modality = MARKER_MODALITY[marker]
         if not endpoint.accepts(modality):
             item.add_marker(
                 pytest.mark.skip(reason=f"endpoint {endpoint.id} does not accept {modality}")
             )
-        elif case_id in endpoint.expect_fail:
+        elif expected_to_fail(endpoint, case_id):
             item.add_marker(
                 pytest.mark.xfail(
                     reason=f"{endpoint.source}: endpoint {endpoint.id} expects {case_id} to fail",

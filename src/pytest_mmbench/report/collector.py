@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from pytest_mmbench import __version__
+from pytest_mmbench.results.cost import endpoint_cost
+from pytest_mmbench.results.evals import eval_summary
 from pytest_mmbench.results.records import (
     IDENTITY,
     LOAD_PROPERTY,
@@ -128,6 +130,8 @@ class ReportCollector:
             own = [r for r in records if r["endpoint"] == endpoint["id"]]
             row = summarize_endpoint(own)
             row["telemetry"] = endpoint_energy(own, row["mean_output_tok_s"])
+            row["evals"] = eval_summary(own)
+            row["cost"] = endpoint_cost(own, endpoint.get("price"))
             summary[endpoint["id"]] = row
         metadata: dict[str, Any] = {
             "started_at": self.started_at,

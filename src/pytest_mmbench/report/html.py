@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_mmbench.decide.decisions import render_decisions
-from pytest_mmbench.report.terminal import render_summary
+from pytest_mmbench.report.terminal import eval_rows, quality_lines, render_summary
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1d2433; max-width: 1200px; }
@@ -61,6 +61,7 @@ def render_page(document: Mapping[str, Any], drawn: list[Any]) -> str:
     sections = [
         _section("summary", "Summary", _pre(render_summary(document))),
         _section("cases", "Cases", _case_table(document)),
+        _section("evals", "Evals per category", _eval_table(document)),
         _section(
             "gate",
             "Regression gate",
@@ -143,6 +144,24 @@ def _case_table(document: Mapping[str, Any]) -> str:
             f"<td>{html.escape(str(detail))}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _eval_table(document: Mapping[str, Any]) -> str:
+    """Seed 004's table as HTML: pass rate per category per endpoint, then the overall
+    score, response time, token medians, cost per task and the tool score."""
+    cells = eval_rows(document)
+    if not cells:
+        return "<p class='note'>no case has a category</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in cells[1:]
+    )
+    notes = [
+        line
+        for endpoint in document["endpoints"]
+        for line in quality_lines(endpoint["id"], document["summary"].get(endpoint["id"]) or {})
+    ]
+    return f"<table><tr>{head}</tr>{body}</table>" + (_pre(notes) if notes else "")
 
 
 def _figure(chart: Any) -> str:

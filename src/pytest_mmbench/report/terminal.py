@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_mmbench.results.evals import score_text, tools_text
+
 STATUS_WORD = {
     "passed": "PASS",
     "failed": "FAIL",
@@ -33,6 +35,8 @@ def cell(record: Mapping[str, Any] | None) -> str:
     status = STATUS_WORD.get(record["status"], str(record["status"]))
     if record.get("pytest_outcome") == "xfailed":
         status = "FAIL(expected)"
+    if record.get("reasoning_used_budget") and record["status"] == "failed":
+        status = "NO ANSWER (reasoning used the budget)"
     if record["status"] == "skipped" and "does not accept" in (record.get("skip_reason") or ""):
         return "not applicable"  # seed 000's wording: the endpoint lacks the modality
     if record["status"] in ("skipped", "error", "unsupported"):
@@ -184,6 +188,77 @@ def capability_line(endpoint: Mapping[str, Any]) -> str | None:
     return f"{endpoint['id']} capabilities: {'; '.join(parts)}" if parts else None
 
 
+def eval_rows(document: Mapping[str, Any]) -> list[list[str]]:
+    """Seed 004's table, header first: pass rate per category per endpoint, the overall
+    score, average response time, median input and output tokens and cost per task.
+    Empty when no case has a category."""
+    endpoints = [e["id"] for e in document["endpoints"]]
+    evals = {e: (document["summary"].get(e) or {}).get("evals") or {} for e in endpoints}
+    categories = sorted({c for found in evals.values() for c in found.get("categories") or {}})
+    if not categories:
+        return []
+
+    def category(e: str, name: str) -> str:
+        found = (evals[e].get("categories") or {}).get(name)
+        return score_text(found) if found else "-"
+
+    def cost(e: str) -> str:
+        found = (document["summary"].get(e) or {}).get("cost") or {}
+        value = found.get("per_task")
+        return "n/a" if value is None else f"{value:.6g} {found.get('currency') or ''}".strip()
+
+    rows = [["category", *endpoints]]
+    rows += [[name, *(category(e, name) for e in endpoints)] for name in categories]
+    rows.append(
+        ["overall", *(score_text(evals[e]["overall"]) if evals[e] else "-" for e in endpoints)]
+    )
+    for label, key in (
+        ("avg response ms", "avg_response_ms"),
+        ("median input tokens", "median_input_tokens"),
+        ("median output tokens", "median_output_tokens"),
+    ):
+        rows.append([label, *(_fmt(evals[e].get(key), "{:.0f}") for e in endpoints)])
+    rows.append(["est. cost / task", *(cost(e) for e in endpoints)])
+    return rows
+
+
+def eval_table(document: Mapping[str, Any]) -> list[str]:
+    rows = eval_rows(document)
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(t.ljust(w) for t, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return ["evals per category:", lines[0], "-+-".join("-" * w for w in widths), *lines[1:], ""]
+
+
+def quality_lines(endpoint_id: str, summary: Mapping[str, Any]) -> list[str]:
+    """Seed 002's quality scores: tools by call format, entity recall per group, thinking
+    that used the whole budget, and cost when the endpoint has a price."""
+    evals, lines = summary.get("evals") or {}, []
+    if evals.get("tools"):
+        lines.append(f"{endpoint_id} {tools_text(evals['tools'])}")
+    if evals.get("entities"):
+        groups = ", ".join(f"{g} {h}/{n}" for g, (h, n) in evals["entities"].items())
+        lines.append(f"{endpoint_id} entities: {groups}")
+    if evals.get("reasoning_used_budget"):
+        lines.append(
+            f"{endpoint_id}: {evals['reasoning_used_budget']} case(s) spent the whole token "
+            "budget on reasoning and gave an empty answer"
+        )
+    cost = summary.get("cost") or {}
+    if cost.get("basis"):
+        figures = ", ".join(
+            f"{_fmt(cost.get(key), '{:.6g}')} {label}"
+            for key, label in (
+                ("per_task", "per task"),
+                ("per_passed_task", "per passed task"),
+                ("per_m_output_tokens", "per 1M output tokens"),
+            )
+        )
+        lines.append(f"{endpoint_id} cost ({cost['currency']}, {cost['basis']}): {figures}")
+    return lines
+
+
 def render_summary(document: Mapping[str, Any]) -> list[str]:
     """The per-run table, the energy table (when any endpoint has telemetry) and
     one summary line per endpoint."""
@@ -213,6 +288,8 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
             f"latency {_fmt(s.get('mean_e2e_ms'), '{:.0f}')} ms, "
             f"TTFT {_fmt(s.get('mean_ttft_ms'), '{:.0f}')} ms"
         )
+        lines.extend(quality_lines(endpoint["id"], s))
         if "telemetry" in s:
             lines.append(telemetry_line(endpoint["id"], s["telemetry"]))
+    lines.extend(eval_table(document))
     return lines

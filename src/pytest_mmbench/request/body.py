@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_mmbench.merge import deep_merge
 from pytest_mmbench.request.codec import dumps as _dumps
 from pytest_mmbench.spec.endpoints import Endpoint
 
@@ -52,6 +53,8 @@ def build_body(
     exact_length: bool = False,
     extra_body: Mapping[str, Any] | None = None,
     drop: frozenset[str] = frozenset(),
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
 ) -> dict[str, Any]:
     """The request body; ``exact_length`` asks for exactly ``max_tokens`` output tokens
     (``ignore_eos``: llama.cpp and vLLM; ``min_tokens``: vLLM's spelling)."""
@@ -69,10 +72,13 @@ def build_body(
     if exact_length:
         body["ignore_eos"] = True
         body["min_tokens"] = max_tokens
+    if tools:
+        body["tools"] = [dict(t) for t in tools]
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
     for name in drop:
         body.pop(name, None)
-    _merge(body, endpoint.extra_body)
-    _merge(body, extra_body or {})
+    body = deep_merge(deep_merge(body, endpoint.extra_body), extra_body or {})
     body["stream"] = True
     if "stream_options" not in drop:
         body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
@@ -91,18 +97,6 @@ def encode(body: Mapping[str, Any]) -> bytes:
     """Serialise once, before any clock starts."""
     encoded: bytes = _dumps(body)
     return encoded
-
-
-def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    """Deep-merge tables so ``extra_body.stream_options`` adds to, not replaces, ours."""
-    for key, value in extra.items():
-        current = target.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            merged = dict(current)
-            _merge(merged, value)
-            target[key] = merged
-        else:
-            target[key] = value
 
 
 def nonce_text(nonce: str) -> str:

@@ -4,14 +4,21 @@ A case's ``check`` table may combine several kinds; the answer passes when every
 passes.  Each kind is validated when the case file is loaded (so a typo fails at
 collection with the file and case named) and evaluated with a one-line explanation
 that the failure report shows next to the answer.
+
+Most kinds read the answer text.  ``tool_call`` (see :mod:`.tool_checks`) also reads
+the tool calls the stream assembled, and ``entities`` / lenient ``json_schema`` read a
+JSON document in the answer.  A kind may leave *facts* next to its verdict (the call
+format, recall per entity group, whether JSON had to be repaired) so that summaries can
+count them without parsing the detail text.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,9 +30,40 @@ class CheckSpecError(ValueError):
 class CheckOutcome:
     passed: bool
     detail: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "detail": self.detail}
+        out: dict[str, Any] = {"passed": self.passed, "detail": self.detail}
+        if self.facts:
+            out["facts"] = dict(self.facts)
+        return out
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a check may look at: the answer text and the assembled tool calls."""
+
+    content: str
+    tool_calls: Sequence[Mapping[str, Any]] = ()  # {"name": ..., "arguments": "<json text>"}
+    reasoning: str = ""
+    finish_reason: str | None = None
+
+    @property
+    def reasoning_used_budget(self) -> bool:
+        """The model thought until max_tokens and never answered (seed 002: "thinking
+        tokens consume all num_predict budget and content is empty")."""
+        return (
+            self.finish_reason == "length"
+            and bool(self.reasoning.strip())
+            and not self.content.strip()
+            and not self.tool_calls
+        )
+
+
+REASONING_USED_BUDGET = (
+    "the whole token budget went to reasoning and the answer is empty: raise max_tokens "
+    "or turn thinking off"
+)
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
@@ -115,14 +153,110 @@ def _json_schema(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
         jsonschema.validators.validator_for(value).check_schema(value)
     except jsonschema.SchemaError as exc:
         raise CheckSpecError(f"check.json_schema is not a valid schema: {exc.message}") from None
-    document = _extract_json(answer)
+    document, repaired = read_json(answer, spec)
+    facts = {"json_repaired": repaired}
+    note = " (after repairing near-JSON)" if repaired else ""
     if document is None:
-        return CheckOutcome(False, "no JSON document found in the answer")
+        return CheckOutcome(False, "no JSON document found in the answer", facts)
     errors = sorted(jsonschema.Draft202012Validator(value).iter_errors(document), key=str)
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(root)"
-        return CheckOutcome(False, f"JSON invalid at {where}: {errors[0].message}")
-    return CheckOutcome(True, "JSON matches the schema")
+        return CheckOutcome(False, f"JSON invalid at {where}: {errors[0].message}{note}", facts)
+    return CheckOutcome(True, f"JSON matches the schema{note}", facts)
+
+
+def read_json(answer: str, spec: Mapping[str, Any]) -> tuple[Any, bool]:
+    """(document, repaired): the first JSON document in the answer; with ``lenient``,
+    near-JSON (trailing commas, single quotes, a missing bracket) is repaired by
+    json-repair and the record says it had to be."""
+    document = _extract_json(answer)
+    if document is not None or not spec.get("lenient") or not answer.strip():
+        return document, False
+    try:
+        import json_repair
+    except ImportError:
+        raise CheckSpecError("check.lenient needs json-repair: pip install json-repair") from None
+    start = min((i for i in (answer.find("{"), answer.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return None, False
+    repaired = json_repair.loads(answer[start:])
+    if isinstance(repaired, (dict, list)) and repaired:
+        return repaired, True
+    return None, False
+
+
+def _entities(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
+    """Recall per group of expected entities in the answer's JSON document.
+
+    ``{persons = [...], places = [...]}``: each expected name is found when an item of
+    the answer's list under that key contains it, ignoring case (items may be strings or
+    objects with a ``name``).  Passes when every group's recall reaches ``min_recall``.
+    """
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(
+            isinstance(v, list) and v and all(isinstance(i, str) for i in v) for v in value.values()
+        )
+    ):
+        raise CheckSpecError(
+            'check.entities must be a table of lists, e.g. { persons = ["Ada"], places = ["Rome"] }'
+        )
+    floor = spec.get("min_recall", 1.0)
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor <= 1:
+        raise CheckSpecError("check.min_recall must be a share between 0 and 1")
+    document, repaired = read_json(answer, spec)
+    groups: dict[str, list[int]] = {}
+    for group, expected in value.items():
+        found_items = document.get(group) if isinstance(document, dict) else None
+        names = (
+            [_entity_name(item) for item in found_items or ()]
+            if isinstance(found_items, list)
+            else []
+        )
+        hits = sum(1 for want in expected if any(want.casefold() in n for n in names))
+        groups[group] = [hits, len(expected)]
+    facts = {"entities": groups, "json_repaired": repaired}
+    text = ", ".join(f"{g} {h}/{n}" for g, (h, n) in groups.items())
+    if document is None:
+        return CheckOutcome(False, f"no JSON document in the answer: {text}", facts)
+    passed = all(h / n >= floor for h, n in groups.values())
+    return CheckOutcome(passed, text + (" (after repairing near-JSON)" if repaired else ""), facts)
+
+
+def _entity_name(item: Any) -> str:
+    if isinstance(item, dict):
+        item = item.get("name", "")
+    return str(item).casefold()
+
+
+def _script(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
+    """At least ``min_share`` of the answer's letters belong to one Unicode script.
+
+    The script of a letter is the first word of its Unicode name (``KANNADA LETTER KA``),
+    so any script Unicode names works without a table; vowel signs count with letters.
+    """
+    name, share = (value, 0.5) if isinstance(value, str) else (None, None)
+    if isinstance(value, dict):
+        name, share = value.get("name"), value.get("min_share", 0.5)
+        if set(value) - {"name", "min_share"}:
+            raise CheckSpecError("check.script takes name and min_share only")
+    if not isinstance(name, str) or not name.strip():
+        raise CheckSpecError('check.script must name a script: "Kannada" or { name = "Kannada" }')
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise CheckSpecError("check.script.min_share must be a share above 0, at most 1")
+    wanted = name.strip().upper()
+    letters = [c for c in answer if unicodedata.category(c)[0] in "LM"]
+    if not letters:
+        return CheckOutcome(False, f"no letters in the answer (expected {name})")
+    scripts = [unicodedata.name(c, "UNKNOWN").split()[0] for c in letters]
+    measured = scripts.count(wanted) / len(scripts)
+    verdict = measured >= share
+    return CheckOutcome(
+        verdict,
+        f"{measured:.0%} of letters are {name} ({'>=' if verdict else '<'} {share:.0%})",
+        {"script_share": round(measured, 4)},
+    )
 
 
 def _max_words(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
@@ -198,6 +332,7 @@ def _extract_json(answer: str) -> Any:
 
 
 CheckFn = Callable[[str, Any, dict[str, Any]], CheckOutcome]
+ReplyCheckFn = Callable[[Reply, Any, dict[str, Any]], CheckOutcome]
 CHECKS: dict[str, CheckFn] = {
     "contains": _contains,
     "contains_all": _contains_all,
@@ -208,36 +343,59 @@ CHECKS: dict[str, CheckFn] = {
     "max_words": _max_words,
     "wer": _wer,
     "max_repetition": _max_repetition,
+    "entities": _entities,
+    "script": _script,
 }
-MODIFIERS = ("case_sensitive", "tolerance")
+
+
+def _reply_checks() -> dict[str, ReplyCheckFn]:
+    from pytest_mmbench.results.tool_checks import tool_call
+
+    return {"tool_call": tool_call}
+
+
+REPLY_CHECKS = ("tool_call",)  # kinds that read the tool calls as well as the text
+KINDS = (*CHECKS, *REPLY_CHECKS)
+MODIFIERS = ("case_sensitive", "tolerance", "lenient", "min_recall")
 
 
 def validate_spec(spec: Any) -> dict[str, Any]:
     """Reject unknown kinds and bad values up front, by evaluating against a dummy answer."""
     if not isinstance(spec, dict) or not spec:
-        kinds = ", ".join(CHECKS)
+        kinds = ", ".join(KINDS)
         raise CheckSpecError(f"check must be a table with at least one of: {kinds}")
-    unknown = sorted(set(spec) - set(CHECKS) - set(MODIFIERS))
+    unknown = sorted(set(spec) - set(KINDS) - set(MODIFIERS))
     if unknown:
         raise CheckSpecError(
-            f"unknown check kind {unknown[0]!r}; use {', '.join(CHECKS)} "
+            f"unknown check kind {unknown[0]!r}; use {', '.join(KINDS)} "
             f"(modifiers: {', '.join(MODIFIERS)})"
         )
-    if not set(spec) & set(CHECKS):
-        raise CheckSpecError(f"check has only modifiers; add one of {', '.join(CHECKS)}")
-    if "case_sensitive" in spec and not isinstance(spec["case_sensitive"], bool):
-        raise CheckSpecError("check.case_sensitive must be true or false")
-    evaluate(spec, "")
+    if not set(spec) & set(KINDS):
+        raise CheckSpecError(f"check has only modifiers; add one of {', '.join(KINDS)}")
+    for flag in ("case_sensitive", "lenient"):
+        if flag in spec and not isinstance(spec[flag], bool):
+            raise CheckSpecError(f"check.{flag} must be true or false")
+    evaluate(spec, Reply(""))
     return spec
 
 
-def evaluate(spec: dict[str, Any], answer: str) -> CheckOutcome:
-    """All kinds in ``spec`` must pass; the detail lists each kind's verdict."""
-    outcomes = [
-        (kind, CHECKS[kind](answer, value, spec)) for kind, value in spec.items() if kind in CHECKS
-    ]
+def evaluate(spec: dict[str, Any], reply: Reply | str) -> CheckOutcome:
+    """All kinds in ``spec`` must pass; the detail lists each kind's verdict and the
+    facts of all kinds are merged."""
+    if isinstance(reply, str):
+        reply = Reply(reply)
+    if reply.reasoning_used_budget:
+        return CheckOutcome(False, REASONING_USED_BUDGET, {"reasoning_used_budget": True})
+    reply_checks = _reply_checks() if set(spec) & set(REPLY_CHECKS) else {}
+    outcomes = []
+    for kind, value in spec.items():
+        if kind in CHECKS:
+            outcomes.append((kind, CHECKS[kind](reply.content, value, spec)))
+        elif kind in reply_checks:
+            outcomes.append((kind, reply_checks[kind](reply, value, spec)))
     passed = all(outcome.passed for _, outcome in outcomes)
     detail = "; ".join(
         f"{kind}: {'ok' if o.passed else 'FAIL'} ({o.detail})" for kind, o in outcomes
     )
-    return CheckOutcome(passed, detail)
+    facts = {key: fact for _, o in outcomes for key, fact in o.facts.items()}
+    return CheckOutcome(passed, detail, facts)

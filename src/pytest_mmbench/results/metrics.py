@@ -19,6 +19,9 @@ repeats them):
   streamed, so a 7-delta answer of 8 tokens spans 7 token times, not 6.  decode tok/s
   is its inverse, llama.cpp's ``timings.predicted_per_second`` definition.
 * output tok/s: output tokens / end-to-end time (seed 000's definition).
+* reasoning and answer tokens: the server's ``completion_tokens_details.reasoning_tokens``
+  where it sends them, else the reasoning deltas counted (``reasoning_tokens_estimated``);
+  answer tokens are the output tokens less the reasoning ones.
 
 Output tokens come from the server's usage; when it sends none, deltas are counted
 and the figure is marked ``estimated``.  A figure that cannot be computed is ``None``
@@ -53,6 +56,7 @@ class RequestMetrics:
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
     reasoning_tokens_estimated: bool = False
+    answer_tokens: int | None = None  # output tokens that were not reasoning
     tokens_per_chunk: float | None = None
     output_tok_s: float | None = None
     decode_tok_s: float | None = None
@@ -74,6 +78,7 @@ NUMERIC_METRICS = (
     "input_tokens",
     "cached_tokens",
     "reasoning_tokens",
+    "answer_tokens",
     "output_tok_s",
     "decode_tok_s",
 )
@@ -166,3 +171,9 @@ def _tokens(m: RequestMetrics, trace: Trace) -> None:
     else:
         m.reasoning_tokens = trace.reasoning_deltas
         m.reasoning_tokens_estimated = True
+    if m.output_tokens is not None:
+        # Estimated along with the reasoning count: a server that hides the think tags
+        # (llama.cpp) still counts them, so the answer share is then approximate.
+        m.answer_tokens = max(0, m.output_tokens - m.reasoning_tokens)
+    else:
+        m.missing["answer_tokens"] = "no output token count"

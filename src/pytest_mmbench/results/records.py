@@ -21,6 +21,7 @@ SCHEMA_VERSION = "1.0"
 PROPERTY = "mmbench"  # user_properties key carrying a finished record
 IDENTITY = "mmbench_id"  # user_properties key set at collection, so skips are reported too
 LOAD_PROPERTY = "mmbench_load"  # user_properties key carrying a load point's row
+EXTRA = ("cost",)  # per-round figures outside metrics and telemetry
 
 
 @dataclass
@@ -41,6 +42,9 @@ class RoundResult:
     telemetry: Mapping[str, Any] | None = None
     wall_start: float | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    reasoning_used_budget: bool = False  # thought until max_tokens, empty answer
+    cost: float | None = None
+    cost_missing: str | None = None
 
     @classmethod
     def from_trace(
@@ -78,6 +82,9 @@ class RoundResult:
             "server_timings": dict(self.server_timings) if self.server_timings else None,
             "stale_connection_retries": self.stale_connection_retries,
             "telemetry": dict(self.telemetry) if self.telemetry is not None else None,
+            "reasoning_used_budget": self.reasoning_used_budget,
+            "cost": self.cost,
+            "cost_missing": self.cost_missing,
         }
 
 
@@ -97,6 +104,10 @@ class CaseResult:
     unsupported: Mapping[str, Any] | None = None
     media_check: Mapping[str, Any] | None = None  # the probe's verdict on this modality
     cache_hygiene: str | None = None
+    category: str | None = None
+    variant: str | None = None
+    variant_of: str | None = None
+    uses_tools: bool = False
 
     @property
     def status(self) -> str:
@@ -141,6 +152,7 @@ class CaseResult:
         figures = {name: spread(getattr(r.metrics, name) for r in done) for name in NUMERIC_METRICS}
         for name in ENERGY_METRICS:
             figures[name] = spread((r.telemetry or {}).get(name) for r in done)
+        figures["cost"] = spread(r.cost for r in done)
         return figures
 
     def _media_with_energy(self) -> dict[str, Any]:
@@ -166,7 +178,12 @@ class CaseResult:
             "endpoint": self.endpoint,
             "case_id": self.case_id,
             "marker": self.marker,
+            "category": self.category,
+            "variant": self.variant,
+            "variant_of": self.variant_of,
+            "uses_tools": self.uses_tools,
             "status": self.status,
+            "reasoning_used_budget": any(r.reasoning_used_budget for r in self.rounds),
             "answer": self.answer,
             "check": check.to_dict() if check else None,
             "error": self.error,
@@ -197,14 +214,19 @@ def skipped_record(identity: Mapping[str, Any], reason: str) -> dict[str, Any]:
         "endpoint": identity["endpoint"],
         "case_id": identity["case_id"],
         "marker": identity["marker"],
+        "category": identity.get("category"),
+        "variant": identity.get("variant"),
+        "variant_of": identity.get("variant_of"),
+        "uses_tools": bool(identity.get("uses_tools")),
         "status": "skipped",
+        "reasoning_used_budget": False,
         "answer": None,
         "check": None,
         "error": None,
         "skip_reason": reason,
         "output_tokens_estimated": False,
         "rounds": [],
-        "summary": {name: spread(()) for name in (*NUMERIC_METRICS, *ENERGY_METRICS)},
+        "summary": {name: spread(()) for name in (*NUMERIC_METRICS, *ENERGY_METRICS, *EXTRA)},
         "telemetry_context": None,
     }
 

@@ -9,7 +9,7 @@ same core; the two differ only in how they schedule requests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from pytest_mmbench.request.media import (
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import stream_sync
 from pytest_mmbench.results import checks, metrics
+from pytest_mmbench.results.cost import request_cost
 from pytest_mmbench.results.records import CaseResult, RoundResult
 from pytest_mmbench.results.stats import energy_figures
 from pytest_mmbench.run.session import BenchSession
@@ -50,6 +51,8 @@ def send(
     seed: int | None,
     extra_body: Mapping[str, Any] | None,
     index: int = 0,
+    tools: Sequence[Mapping[str, Any]] = (),
+    tool_choice: Any = None,
 ) -> Trace:
     """One streamed request; raises EndpointUnavailable only if the endpoint cannot start.
 
@@ -65,6 +68,8 @@ def send(
         seed=seed,
         extra_body=extra_body,
         drop=session.dropped_fields(endpoint),
+        tools=tools,
+        tool_choice=tool_choice,
     )
     return stream_sync(
         session.http(endpoint),
@@ -139,15 +144,27 @@ class Rounds:
             temperature=case.temperature,
             seed=case.seed,
             extra_body=case.extra_body,
+            tools=case.tools,
+            tool_choice=case.tool_choice,
         )
 
     def close(self) -> None:
         assert self._window is not None and self._raw is not None, "open() and request() first"
         self.telemetry.close_window(self._window)
         raw, case = self._raw, self.case
-        outcome = checks.evaluate(dict(case.check), raw.content) if raw.ok and case.check else None
+        reply = checks.Reply(
+            raw.content, [c.to_dict() for c in raw.tool_calls], raw.reasoning, raw.finish_reason
+        )
+        outcome = checks.evaluate(dict(case.check), reply) if raw.ok and case.check else None
         figures = metrics.compute(raw)
         round_ = RoundResult.from_trace(raw, figures, outcome)
+        round_.reasoning_used_budget = raw.ok and reply.reasoning_used_budget
+        round_.cost, round_.cost_missing = request_cost(
+            self.endpoint.price,
+            figures.input_tokens,
+            figures.output_tokens,
+            None if figures.e2e_ms is None else figures.e2e_ms / 1000,
+        )
         idle = (self.result.telemetry_context or {}).get("idle_power_w")
         round_.telemetry = energy_figures(
             self._window.result, figures.output_tokens, figures.output_tok_s, idle
@@ -199,6 +216,10 @@ def run_case(
         has_check=bool(case.check),
         gate=case.gate or None,
         cache_hygiene=cache_hygiene(endpoint, case),
+        category=case.category,
+        variant=case.variant,
+        variant_of=case.variant_of,
+        uses_tools=bool(case.tools),
     )
     modality = result.modality
     if modality != "text" and capabilities is not None:

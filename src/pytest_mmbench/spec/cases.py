@@ -8,6 +8,7 @@ at collection with the file and case id, not halfway through a run.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from pytest_mmbench.options import DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from pytest_mmbench.request.media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
 from pytest_mmbench.results.checks import CheckSpecError, validate_spec
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
+from pytest_mmbench.spec.variants import Variant, apply_variant, parse_variants
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class CaseError(Exception):
@@ -48,6 +51,12 @@ class Case:
     audio: tuple[AudioSpec, ...] = ()
     video: str | None = None  # a video file; sent the way the endpoint takes video
     reuse_prefix: bool = False  # rounds resend the identical prompt (to measure caching)
+    category: str | None = None  # eval category: pass rates are summed per category
+    tools: tuple[Mapping[str, Any], ...] = ()  # OpenAI function tools sent with the request
+    tool_choice: Any = None
+    variants: tuple[Variant, ...] = ()  # expanded by load_case_file into one case each
+    variant: str | None = None  # the variant this case runs as
+    variant_of: str | None = None  # the case id the variant came from
     source: str = ""
 
     @property
@@ -72,12 +81,18 @@ class Case:
             "temperature": self.temperature,
             "seed": self.seed,
             "check": dict(self.check),
+            "category": self.category,
+            "variant": self.variant,
             "source": self.source,
         }
 
 
 _KEYS = {
     "id",
+    "category",
+    "tools",
+    "tool_choice",
+    "variants",
     "reuse_prefix",
     "modality",
     "prompt",
@@ -113,11 +128,14 @@ def load_case_file(path: Path) -> list[Case]:
     cases = []
     expanded = [(index, e) for index, entry in enumerate(entries) for e in _sweep(entry)]
     for index, entry in expanded:
-        case = parse_case(entry, f"{path}: case #{index + 1}", source=str(path))
-        if case.id in seen:
-            raise CaseError(f"{path}: case {case.id!r}: duplicate id; ids must be unique per file")
-        seen.add(case.id)
-        cases.append(case)
+        parsed = parse_case(entry, f"{path}: case #{index + 1}", source=str(path))
+        for case in [apply_variant(parsed, v) for v in parsed.variants] or [parsed]:
+            if case.id in seen:
+                raise CaseError(
+                    f"{path}: case {case.id!r}: duplicate id; ids must be unique per file"
+                )
+            seen.add(case.id)
+            cases.append(case)
     return cases
 
 
@@ -273,8 +291,39 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     reuse_prefix = entry.get("reuse_prefix", False)
     if not isinstance(reuse_prefix, bool):
         raise fail("reuse_prefix", f"must be true or false, got {reuse_prefix!r}")
+    tools = _tools(entry["tools"], Path(source).parent, fail) if "tools" in entry else ()
+    tool_choice = entry.get("tool_choice")
+    if tool_choice is not None and not (
+        tool_choice in ("auto", "required", "none")
+        or (isinstance(tool_choice, dict) and isinstance(tool_choice.get("function"), dict))
+    ):
+        raise fail(
+            "tool_choice",
+            'must be "auto", "required", "none" or { type = "function", function = { name = '
+            '"..." } }',
+        )
+    if tool_choice is not None and not tools:
+        raise fail("tool_choice", "needs tools = [...] in the same case")
+    variants = (
+        parse_variants(entry["variants"], lambda problem: fail("variants", problem))
+        if "variants" in entry
+        else ()
+    )
+    if variants and load is not None:
+        raise fail("variants", "load cases take no variants; give each its own case")
+    category = entry.get("category")
+    if category is not None and (not isinstance(category, str) or not _CATEGORY.match(category)):
+        raise fail(
+            "category",
+            "must be a lower-case name of letters, digits and '_' (e.g. counting), "
+            f"got {category!r}",
+        )
     return Case(
         id=case_id,
+        category=category,
+        tools=tools,
+        tool_choice=tool_choice,
+        variants=variants,
         marker=marker,
         messages=messages,
         check=check,
@@ -283,7 +332,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         seed=seed,
         extra_body=extra_body,
         description=description,
-        marks=tuple(marks),
+        marks=tuple(marks) + (("tools",) if tools and "tools" not in marks else ()),
         load=load,
         gate=gate,
         images=images,
@@ -292,6 +341,44 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         reuse_prefix=reuse_prefix,
         source=source,
     )
+
+
+def _tools(value: Any, base: Path, fail: Any) -> tuple[Mapping[str, Any], ...]:
+    """Inline OpenAI function tools, or ``{ file = "tools/x.json", only = [...] }``: one
+    tools file shared by a suite, so every case offers the model the same choice."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"file", "only"})
+        if unknown or not isinstance(value.get("file"), str):
+            raise fail("tools", 'a tools file is { file = "tools/x.json", only = ["name", ...] }')
+        path = base / value["file"]
+        try:
+            value_from_file = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise fail("tools", f"cannot read {path} as a JSON list of tools: {exc}") from None
+        only = value.get("only")
+        tools = _tool_list(value_from_file, fail, str(path))
+        if only is not None:
+            names = {t["function"]["name"] for t in tools}
+            if not isinstance(only, list) or not set(only) <= names:
+                raise fail("tools", f"only must list tool names from {path}: {sorted(names)}")
+            tools = [t for t in tools if t["function"]["name"] in only]
+        return tuple(tools)
+    return tuple(_tool_list(value, fail, "tools"))
+
+
+def _tool_list(value: Any, fail: Any, where: str) -> list[dict[str, Any]]:
+    shape = '{ type = "function", function = { name = "...", parameters = {...} } }'
+    if not isinstance(value, list) or not value:
+        raise fail("tools", f"{where} must be a non-empty list of {shape}")
+    for tool in value:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if (
+            not isinstance(function, dict)
+            or tool.get("type", "function") != "function"
+            or not isinstance(function.get("name"), str)
+        ):
+            raise fail("tools", f"{where}: every tool must be {shape}")
+    return value
 
 
 def _messages(entry: dict[str, Any], fail: Any) -> tuple[Mapping[str, Any], ...]:

@@ -21,7 +21,9 @@ from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, Regime, RegimeError,
 from pytest_mmbench.decide.gate import Requirement, RuleError, parse_requirements
 from pytest_mmbench.modalities import MODALITIES
 from pytest_mmbench.request.media import VideoSettings
+from pytest_mmbench.spec.price import Price, parse_price
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
+from pytest_mmbench.spec.variants import Variant, parse_variants
 from pytest_mmbench.telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -68,6 +70,8 @@ class Endpoint:
     telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     require: tuple[Requirement, ...] = ()
     video: VideoSettings = field(default_factory=VideoSettings)
+    price: Price | None = None
+    variants: tuple[Variant, ...] = ()  # every case of this endpoint runs once per variant
     source: str = ""
     api_key: str | None = field(default=None, repr=False, compare=False)
 
@@ -110,6 +114,8 @@ class Endpoint:
                 "fps": self.video.fps,
                 "frame_size": self.video.frame_size,
             },
+            "price": self.price.describe() if self.price else None,
+            "variants": [v.name for v in self.variants],
         }
 
 
@@ -211,6 +217,10 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
     values = {
         key: parser(where, key, table[key]) for key, parser in _FIELDS.items() if key in table
     }
+    if "price" in values or "cost_per_hour" in values:
+        values["price"] = parse_price(
+            values.pop("price", None), values.pop("cost_per_hour", None), where.error
+        )
     values["video"] = VideoSettings(
         mode=values.pop("video", "video_url"),
         fps=values.pop("video_fps", 1.0),
@@ -376,6 +386,11 @@ _FIELDS: dict[str, Parser] = {
     "video": lambda where, key, value: _video_mode(where, key, value),
     "video_fps": _positive_number,
     "video_frame_size": _positive_int,
+    "price": _table,
+    "cost_per_hour": _positive_number,
+    "variants": lambda where, key, value: parse_variants(
+        value, lambda problem: where.error(key, problem)
+    ),
 }
 
 

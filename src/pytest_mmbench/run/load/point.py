@@ -16,6 +16,7 @@ from pytest_mmbench.request.body import (
     encode,
     warmup_body,
 )
+from pytest_mmbench.results.cost import load_cost
 from pytest_mmbench.results.load_row import output_length, point_row
 from pytest_mmbench.results.stats import energy_figures
 from pytest_mmbench.run.load.engine import Target, run_point
@@ -94,6 +95,14 @@ def run_load_point(
     )
     if energy["energy_j"] is not None and row["completed"]:
         energy["j_per_request"] = energy["energy_j"] / row["completed"]
+    done = [e for e in row["request_log"] if e["error"] is None]
+    row["cost"] = load_cost(
+        endpoint.price,
+        row["wall_s"],
+        row["completed"],
+        [e["input_tokens"] for e in done],
+        [e["output_tokens"] for e in done],
+    )
     return {
         "endpoint": endpoint.id,
         "case_id": case.id,
