@@ -79,15 +79,13 @@ def test_run_narrowed_to_a_file_is_not_checked(pytester, write_hosts, cases) -> 
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_glob_patterns_mark_a_whole_suite_and_must_match_something(
-    pytester, write_hosts, cases
-) -> None:
+def test_glob_patterns_mark_a_whole_suite(pytester, write_hosts, cases) -> None:
     write_hosts(HOSTS.format(ids='"basic-*"'))
     result = pytester.runpytest_inprocess("cases", "--mm-endpoints=hosts.toml", "--co", "-q")
     assert result.ret == pytest.ExitCode.OK
     run = pytester.runpytest_inprocess("cases", "--mm-endpoints=hosts.toml", "-k", "smol")
     run.assert_outcomes(passed=0, xfailed=1, failed=1)  # basic-qa expected, reasoning not
-    write_hosts(HOSTS.format(ids='"tool-*"'))
-    bad = pytester.runpytest_inprocess("cases", "--mm-endpoints=hosts.toml", "--co")
-    assert bad.ret == pytest.ExitCode.USAGE_ERROR
-    assert "names unknown case ids ['tool-*']" in bad.stderr.str()
+    # A pattern may name a suite this run does not collect: no usage error for it.
+    write_hosts(HOSTS.format(ids='"tool-*", "basic-qa"'))
+    other = pytester.runpytest_inprocess("cases", "--mm-endpoints=hosts.toml", "--co")
+    assert other.ret == pytest.ExitCode.OK
