@@ -71,15 +71,10 @@ import copy
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from pytest_mmbench.request.sse import ChunkParser
-from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.servers.embedded import smollm2_path
+from template_server import TemplateServer, parse, stream_raw, template_server
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 BUDGET_SSE = DATA_DIR / "llamacpp-thinking-budget.sse"  # thinking on, max_tokens spent
@@ -138,49 +133,26 @@ FEW_SHOT: list[dict[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True)
-class ThinkingServer:
-    """A running thinking server: ``base_url`` ends in ``/v1``."""
-
-    base_url: str
-    model_path: str
-    start_s: float
-
-
 @contextlib.contextmanager
 def thinking_server(
     model_path: str | Path | None = None, *, threads: int = 1, n_ctx: int = 2048
-) -> Iterator[ThinkingServer]:
+) -> Iterator[TemplateServer]:
     """Start xllamacpp on 127.0.0.1 (port 0) with :data:`THINKING_TEMPLATE`; stop on exit.
 
     ``use_jinja`` is required (the autoparser runs only on Jinja templates);
     ``reasoning_format`` is deepseek by default and set anyway.  Starting takes about
     0.5-0.8 s on 2 busy cores.
     """
-    import xllamacpp
 
-    path = Path(model_path) if model_path is not None else smollm2_path()
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0
-    params.n_ctx = n_ctx
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
-    params.verbosity = 0
-    params.use_jinja = True
-    params.reasoning_format = getattr(xllamacpp.common_reasoning_format, REASONING_FORMAT)
-    params.chat_template = THINKING_TEMPLATE
-    started = time.perf_counter()
-    server = xllamacpp.Server(params)
-    start_s = time.perf_counter() - started
-    address = str(server.listening_address).rstrip("/")
-    if not address.startswith("http"):
-        address = f"http://{address}"
-    try:
-        yield ThinkingServer(base_url=f"{address}/v1", model_path=str(path), start_s=start_s)
-    finally:
-        del server  # xllamacpp stops its loop when the object is released
+    def configure(params: Any) -> None:
+        import xllamacpp
+
+        params.reasoning_format = getattr(xllamacpp.common_reasoning_format, REASONING_FORMAT)
+
+    with template_server(
+        THINKING_TEMPLATE, configure, model_path, threads=threads, n_ctx=n_ctx
+    ) as server:
+        yield server
 
 
 def thinking_body(
@@ -231,26 +203,6 @@ def forced_close_body(budget: int = 10) -> dict[str, Any]:
     body = thinking_body(few_shot=False)
     body["thinking_budget_tokens"] = budget
     return body
-
-
-def stream_raw(base_url: str, body: dict[str, Any], timeout_s: float = 120.0) -> bytes:
-    """POST ``body`` to ``/chat/completions`` and return the response bytes untouched."""
-    chunks: list[bytes] = []
-    with httpx.stream(
-        "POST", f"{base_url}/chat/completions", json=body, timeout=timeout_s
-    ) as response:
-        response.raise_for_status()
-        chunks.extend(response.iter_raw())
-    return b"".join(chunks)
-
-
-def parse(raw: bytes) -> Trace:
-    """Feed a whole recorded stream through the plugin's parser."""
-    trace = Trace()
-    parser = ChunkParser(trace)
-    parser.feed(raw, 0)
-    parser.close(0)
-    return trace
 
 
 RECORDINGS: tuple[tuple[Path, Any], ...] = (

@@ -45,15 +45,10 @@ import copy
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from pytest_mmbench.request.sse import ChunkParser
-from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.servers.embedded import smollm2_path
+from template_server import TemplateServer, parse, stream_raw, template_server
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ONE_CALL_SSE = DATA_DIR / "llamacpp-tool-call.sse"
@@ -178,49 +173,24 @@ _TWO_CALL_EXAMPLE: list[dict[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True)
-class ToolServer:
-    """A running tool-calling server: ``base_url`` ends in ``/v1``."""
-
-    base_url: str
-    model_path: str
-    start_s: float
-
-
 @contextlib.contextmanager
 def tool_server(
     model_path: str | Path | None = None, *, threads: int = 1, n_ctx: int = 2048
-) -> Iterator[ToolServer]:
+) -> Iterator[TemplateServer]:
     """Start xllamacpp on 127.0.0.1 (port 0) with :data:`TOOL_CALL_TEMPLATE`; stop on exit.
 
     ``use_jinja`` is required (the autoparser runs only on Jinja templates) and is set
     explicitly, as is ``prefill_assistant`` (what makes :data:`TOOL_CALL_PREFILL` work),
     though both are on by default.  Starting takes about 0.5 s on 2 cores.
     """
-    import xllamacpp
 
-    path = Path(model_path) if model_path is not None else smollm2_path()
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0
-    params.n_ctx = n_ctx
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
-    params.verbosity = 0
-    params.use_jinja = True
-    params.prefill_assistant = True
-    params.chat_template = TOOL_CALL_TEMPLATE
-    started = time.perf_counter()
-    server = xllamacpp.Server(params)
-    start_s = time.perf_counter() - started
-    address = str(server.listening_address).rstrip("/")
-    if not address.startswith("http"):
-        address = f"http://{address}"
-    try:
-        yield ToolServer(base_url=f"{address}/v1", model_path=str(path), start_s=start_s)
-    finally:
-        del server  # xllamacpp stops its loop when the object is released
+    def configure(params: Any) -> None:
+        params.prefill_assistant = True
+
+    with template_server(
+        TOOL_CALL_TEMPLATE, configure, model_path, threads=threads, n_ctx=n_ctx
+    ) as server:
+        yield server
 
 
 def tool_call_body(
@@ -263,17 +233,6 @@ def two_tool_calls_body(
     return body
 
 
-def stream_raw(base_url: str, body: dict[str, Any], timeout_s: float = 120.0) -> bytes:
-    """POST ``body`` to ``/chat/completions`` and return the response bytes untouched."""
-    chunks: list[bytes] = []
-    with httpx.stream(
-        "POST", f"{base_url}/chat/completions", json=body, timeout=timeout_s
-    ) as response:
-        response.raise_for_status()
-        chunks.extend(response.iter_raw())
-    return b"".join(chunks)
-
-
 def record(data_dir: Path = DATA_DIR) -> None:
     """Record both reference streams from a real server into ``data_dir``."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -286,10 +245,7 @@ def record(data_dir: Path = DATA_DIR) -> None:
             raw = stream_raw(server.base_url, body)
             took = time.perf_counter() - started
             (data_dir / name).write_bytes(raw)
-            trace = Trace()
-            parser = ChunkParser(trace)
-            parser.feed(raw, 0)
-            parser.close(0)
+            trace = parse(raw)
             calls = [call.to_dict() for call in trace.tool_calls]
             print(f"{name}: {len(raw)} bytes in {took:.2f} s, calls {calls}")
 
