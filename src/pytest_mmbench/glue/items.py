@@ -15,7 +15,7 @@ import pytest
 
 from pytest_mmbench.glue.benchmark_bridge import benchmark_fixture, driver_for, record_extra_info
 from pytest_mmbench.request.media import MediaError
-from pytest_mmbench.results.checks import CheckSpecError
+from pytest_mmbench.results.outcome import CheckSpecError
 from pytest_mmbench.results.records import LOAD_PROPERTY, PROPERTY, CaseResult
 from pytest_mmbench.run.load.point import LoadSetupError, LoadUnsupported, run_load_point
 from pytest_mmbench.run.session import EndpointUnavailable

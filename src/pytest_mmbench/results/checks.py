@@ -16,27 +16,13 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-
-class CheckSpecError(ValueError):
-    """A check table that cannot be evaluated; the message names the bad key."""
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    passed: bool
-    detail: str
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"passed": self.passed, "detail": self.detail}
-        if self.facts:
-            out["facts"] = dict(self.facts)
-        return out
+from pytest_mmbench.results.outcome import CheckOutcome as CheckOutcome
+from pytest_mmbench.results.outcome import CheckSpecError as CheckSpecError
+from pytest_mmbench.results.script_check import script_share
 
 
 @dataclass(frozen=True)
@@ -230,35 +216,6 @@ def _entity_name(item: Any) -> str:
     return str(item).casefold()
 
 
-def _script(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
-    """At least ``min_share`` of the answer's letters belong to one Unicode script.
-
-    The script of a letter is the first word of its Unicode name (``KANNADA LETTER KA``),
-    so any script Unicode names works without a table; vowel signs count with letters.
-    """
-    name, share = (value, 0.5) if isinstance(value, str) else (None, None)
-    if isinstance(value, dict):
-        name, share = value.get("name"), value.get("min_share", 0.5)
-        if set(value) - {"name", "min_share"}:
-            raise CheckSpecError("check.script takes name and min_share only")
-    if not isinstance(name, str) or not name.strip():
-        raise CheckSpecError('check.script must name a script: "Kannada" or { name = "Kannada" }')
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-        raise CheckSpecError("check.script.min_share must be a share above 0, at most 1")
-    wanted = name.strip().upper()
-    letters = [c for c in answer if unicodedata.category(c)[0] in "LM"]
-    if not letters:
-        return CheckOutcome(False, f"no letters in the answer (expected {name})")
-    scripts = [unicodedata.name(c, "UNKNOWN").split()[0] for c in letters]
-    measured = scripts.count(wanted) / len(scripts)
-    verdict = measured >= share
-    return CheckOutcome(
-        verdict,
-        f"{measured:.0%} of letters are {name} ({'>=' if verdict else '<'} {share:.0%})",
-        {"script_share": round(measured, 4)},
-    )
-
-
 def _max_words(answer: str, value: Any, spec: dict[str, Any]) -> CheckOutcome:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise CheckSpecError("check.max_words must be a positive integer")
@@ -344,7 +301,7 @@ CHECKS: dict[str, CheckFn] = {
     "wer": _wer,
     "max_repetition": _max_repetition,
     "entities": _entities,
-    "script": _script,
+    "script": script_share,
 }
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mmbench.request.trace import ToolCall, Trace
-from pytest_mmbench.results.checks import CheckOutcome
 from pytest_mmbench.results.metrics import NUMERIC_METRICS, RequestMetrics
+from pytest_mmbench.results.outcome import CheckOutcome
 from pytest_mmbench.results.stats import ENERGY_METRICS, spread
 
 SCHEMA_VERSION = "1.0"

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_mmbench.results.checks import CheckOutcome, CheckSpecError, Reply
+from pytest_mmbench.results.checks import Reply
+from pytest_mmbench.results.outcome import CheckOutcome, CheckSpecError
 
 _TAG = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)

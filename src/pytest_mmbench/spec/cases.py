@@ -8,7 +8,6 @@ at collection with the file and case id, not halfway through a run.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,8 +18,10 @@ from pytest_mmbench.decide.gate import RuleError, parse_rules
 from pytest_mmbench.modalities import MARKER_MODALITY
 from pytest_mmbench.options import DEFAULT_MAX_TOKENS, DEFAULT_SEED
 from pytest_mmbench.request.media import AUDIO_FORMATS, FORMATS, AudioSpec, ImageSpec
-from pytest_mmbench.results.checks import CheckSpecError, validate_spec
+from pytest_mmbench.results.checks import validate_spec
+from pytest_mmbench.results.outcome import CheckSpecError
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
+from pytest_mmbench.spec.tools_file import read_tools
 from pytest_mmbench.spec.variants import Variant, apply_variant, parse_variants
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -291,7 +292,7 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
     reuse_prefix = entry.get("reuse_prefix", False)
     if not isinstance(reuse_prefix, bool):
         raise fail("reuse_prefix", f"must be true or false, got {reuse_prefix!r}")
-    tools = _tools(entry["tools"], Path(source).parent, fail) if "tools" in entry else ()
+    tools = read_tools(entry["tools"], Path(source).parent, fail) if "tools" in entry else ()
     tool_choice = entry.get("tool_choice")
     if tool_choice is not None and not (
         tool_choice in ("auto", "required", "none")
@@ -341,44 +342,6 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         reuse_prefix=reuse_prefix,
         source=source,
     )
-
-
-def _tools(value: Any, base: Path, fail: Any) -> tuple[Mapping[str, Any], ...]:
-    """Inline OpenAI function tools, or ``{ file = "tools/x.json", only = [...] }``: one
-    tools file shared by a suite, so every case offers the model the same choice."""
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - {"file", "only"})
-        if unknown or not isinstance(value.get("file"), str):
-            raise fail("tools", 'a tools file is { file = "tools/x.json", only = ["name", ...] }')
-        path = base / value["file"]
-        try:
-            value_from_file = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise fail("tools", f"cannot read {path} as a JSON list of tools: {exc}") from None
-        only = value.get("only")
-        tools = _tool_list(value_from_file, fail, str(path))
-        if only is not None:
-            names = {t["function"]["name"] for t in tools}
-            if not isinstance(only, list) or not set(only) <= names:
-                raise fail("tools", f"only must list tool names from {path}: {sorted(names)}")
-            tools = [t for t in tools if t["function"]["name"] in only]
-        return tuple(tools)
-    return tuple(_tool_list(value, fail, "tools"))
-
-
-def _tool_list(value: Any, fail: Any, where: str) -> list[dict[str, Any]]:
-    shape = '{ type = "function", function = { name = "...", parameters = {...} } }'
-    if not isinstance(value, list) or not value:
-        raise fail("tools", f"{where} must be a non-empty list of {shape}")
-    for tool in value:
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if (
-            not isinstance(function, dict)
-            or tool.get("type", "function") != "function"
-            or not isinstance(function.get("name"), str)
-        ):
-            raise fail("tools", f"{where}: every tool must be {shape}")
-    return value
 
 
 def _messages(entry: dict[str, Any], fail: Any) -> tuple[Mapping[str, Any], ...]:

@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, Regime, RegimeError, parse_regime
-from pytest_mmbench.decide.gate import Requirement, RuleError, parse_requirements
-from pytest_mmbench.modalities import MODALITIES
+from pytest_mmbench.decide.gate import Requirement
 from pytest_mmbench.request.media import VideoSettings
+from pytest_mmbench.spec import fields
+from pytest_mmbench.spec.fields import HostsError as HostsError
+from pytest_mmbench.spec.fields import Parser, Where
 from pytest_mmbench.spec.price import Price, parse_price
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
 from pytest_mmbench.spec.variants import Variant, parse_variants
 from pytest_mmbench.telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class HostsError(Exception):
-    """A problem in a hosts file, phrased for the person who wrote it."""
 
 
 @dataclass(frozen=True)
@@ -191,19 +188,8 @@ def _regimes(path: Path, tables: Any) -> tuple[Regime, ...]:
     return tuple(regimes)
 
 
-class _Where:
-    """Builds messages that name the file, the endpoint and the key."""
-
-    def __init__(self, path: Path, endpoint_id: str) -> None:
-        self.prefix = f"{path}: endpoint {endpoint_id!r}"
-
-    def error(self, key: str | None, problem: str) -> HostsError:
-        where = f"{self.prefix}: key {key!r}" if key else self.prefix
-        return HostsError(f"{where}: {problem}")
-
-
 def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, str]) -> Endpoint:
-    where = _Where(path, endpoint_id)
+    where = Where(path, endpoint_id)
     if not _ID_PATTERN.match(endpoint_id):
         raise where.error(
             None, "invalid id; use letters, digits, '-', '_' or '.' (it becomes part of test ids)"
@@ -257,94 +243,15 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
     return Endpoint(id=endpoint_id, source=str(path), api_key=api_key, **values)
 
 
-# --- field parsers: each returns the typed value or raises a HostsError -------------------------
-
-Parser = Callable[[_Where, str, Any], Any]
-
-
-def _string(where: _Where, key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise where.error(key, f"must be a non-empty string, got {_show(value)}")
-    return value
-
-
-def _url(where: _Where, key: str, value: Any) -> str:
-    text = _string(where, key, value)
-    parsed = urlparse(text)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise where.error(key, f'{text!r} is not an http(s) URL; e.g. "http://gpu-host:8000/v1"')
-    return text.rstrip("/")
-
-
-def _launch(where: _Where, key: str, value: Any) -> str:
-    if value != "embedded":
-        raise where.error(key, f'unknown launcher {_show(value)}; the only launcher is "embedded"')
-    return "embedded"
-
-
-def _modalities(where: _Where, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise where.error(
-            key, f'must be a non-empty list such as ["text", "image"], got {_show(value)}'
-        )
-    for item in value:
-        if item not in MODALITIES:
-            raise where.error(
-                key, f"unknown modality {_show(item)}; use any of {', '.join(MODALITIES)}"
-            )
-    return tuple(dict.fromkeys(value))
-
-
-def _env_name(where: _Where, key: str, value: Any) -> str:
-    text = _string(where, key, value)
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", text):
-        raise where.error(
-            key,
-            'must be the NAME of an environment variable (e.g. "OPENAI_API_KEY"), '
-            "never the key itself",
-        )
-    return text
-
-
-def _headers(where: _Where, key: str, value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise where.error(key, f"must be a table of string values, got {_show(value)}")
-    return dict(value)
-
-
-def _table(where: _Where, key: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise where.error(key, f"must be a table, e.g. {{ temperature = 0 }}, got {_show(value)}")
-    return dict(value)
-
-
-def _positive_number(where: _Where, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise where.error(key, f"must be a positive number, got {_show(value)}")
-    return float(value)
-
-
-def _positive_int(where: _Where, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise where.error(key, f"must be a positive integer, got {_show(value)}")
-    return value
-
-
-def _string_list(where: _Where, key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise where.error(key, f"must be a list of strings, got {_show(value)}")
-    return tuple(value)
-
-
-def _embedded(where: _Where, key: str, value: Any) -> EmbeddedSettings:
-    table = _table(where, key, value)
+def _embedded(where: Where, key: str, value: Any) -> EmbeddedSettings:
+    table = fields.table(where, key, value)
     kinds: dict[str, Parser] = {
-        "model_path": _string,
-        "threads": _positive_int,
-        "ctx_size": _positive_int,
-        "parallel": _positive_int,
-        "cache_prompt": _boolean,
-        "projector": _string,
+        "model_path": fields.string,
+        "threads": fields.positive_int,
+        "ctx_size": fields.positive_int,
+        "parallel": fields.positive_int,
+        "cache_prompt": fields.boolean,
+        "projector": fields.string,
     }
     unknown = sorted(set(table) - set(kinds))
     if unknown:
@@ -355,58 +262,28 @@ def _embedded(where: _Where, key: str, value: Any) -> EmbeddedSettings:
     return EmbeddedSettings(**parsed)
 
 
-def _boolean(where: _Where, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise where.error(key, f"must be true or false, got {_show(value)}")
-    return value
-
-
-def _show(value: Any) -> str:
-    kind = type(value).__name__
-    text = repr(value)
-    return f"{text[:60]} ({kind})"
-
-
 _FIELDS: dict[str, Parser] = {
-    "base_url": _url,
-    "launch": _launch,
-    "model": _string,
-    "modalities": _modalities,
-    "api_key_env": _env_name,
-    "headers": _headers,
-    "timeout_s": _positive_number,
-    "extra_body": _table,
-    "hardware": _string,
-    "context_window": _positive_int,
+    "base_url": fields.url,
+    "launch": fields.launch,
+    "model": fields.string,
+    "modalities": fields.modalities,
+    "api_key_env": fields.env_name,
+    "headers": fields.headers,
+    "timeout_s": fields.positive_number,
+    "extra_body": fields.table,
+    "hardware": fields.string,
+    "context_window": fields.positive_int,
     "embedded": _embedded,
-    "expect_fail": _string_list,
+    "expect_fail": fields.string_list,
     "gpus": lambda where, key, value: parse_gpus(value, where.error),
     "telemetry": lambda where, key, value: parse_telemetry(value, where.error),
-    "require": lambda where, key, value: _requirements(where, key, value),
-    "video": lambda where, key, value: _video_mode(where, key, value),
-    "video_fps": _positive_number,
-    "video_frame_size": _positive_int,
-    "price": _table,
-    "cost_per_hour": _positive_number,
+    "require": fields.requirements,
+    "video": fields.video_mode,
+    "video_fps": fields.positive_number,
+    "video_frame_size": fields.positive_int,
+    "price": fields.table,
+    "cost_per_hour": fields.positive_number,
     "variants": lambda where, key, value: parse_variants(
         value, lambda problem: where.error(key, problem)
     ),
 }
-
-
-def _video_mode(where: _Where, key: str, value: Any) -> str:
-    if value not in ("video_url", "frames"):
-        raise where.error(
-            key,
-            'must be "video_url" (one video part) or "frames" (sampled '
-            f"images), got {_show(value)}",
-        )
-    return str(value)
-
-
-def _requirements(where: _Where, key: str, value: Any) -> tuple[Requirement, ...]:
-    text = _string(where, key, value)
-    try:
-        return tuple(parse_requirements(text))
-    except RuleError as exc:
-        raise where.error(key, str(exc)) from None
