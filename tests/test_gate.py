@@ -67,13 +67,13 @@ def test_bad_rules_say_how_to_write_them(text: str, message: str) -> None:
 def test_verdicts() -> None:
     old = report(
         record("gemma", "qa", output_tok_s=(41.1, 0.1, 3), ttft_ms=(100.0, 1.0, 3)),
-        record("gemma", "noisy", output_tok_s=(40.0, 3.0, 5)),
+        record("gemma", "noisy", output_tok_s=(40.0, 3.0, 3)),
         record("gemma", "gone", output_tok_s=(40.0, None, 1)),
         record("gemma", "broke", status="passed", output_tok_s=(40.0, None, 1)),
     )
     new = report(
         record("gemma", "qa", output_tok_s=(30.2, 0.1, 3), ttft_ms=(105.0, 1.0, 3)),
-        record("gemma", "noisy", output_tok_s=(34.0, 3.5, 5)),  # -15%, but 2 sigma = 9.2
+        record("gemma", "noisy", output_tok_s=(34.0, 3.5, 3)),  # -15%, but t = 2.25 < 2.80
         record("gemma", "broke", status="failed", output_tok_s=(40.0, None, 1)),
         record("gemma", "fresh", output_tok_s=(40.0, None, 1)),
     )
@@ -84,7 +84,7 @@ def test_verdicts() -> None:
     assert qa.line() == "FAIL gemma/qa: tok_s 41.1 -> 30.2 (-26.5%, limit -10%)"
     assert rows[("qa", "ttft_ms")].verdict == "ok"
     assert rows[("noisy", "tok_s")].verdict == "within noise"
-    assert "2 sigma" in rows[("noisy", "tok_s")].note
+    assert "Welch" in rows[("noisy", "tok_s")].note
     assert rows[("broke", "passed")].verdict == "FAIL"
     assert rows[("noisy", "ttft_ms")].verdict == "n/a"  # no TTFT in either run
     assert result.new_cases == ["gemma/fresh"] and result.vanished_cases == ["gemma/gone"]

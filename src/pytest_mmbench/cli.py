@@ -35,12 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_FAIL_ON,
         help=f"rules as for --mm-fail-on (default {DEFAULT_FAIL_ON!r})",
     )
-    compare.add_argument(
-        "--noise-sigmas",
-        type=float,
-        default=2.0,
-        help="changes within this many combined stddevs are noise",
-    )
     compare.add_argument("--require", default="", help="requirements as for --mm-require")
     summary = commands.add_parser("summary", help="re-print a stored run")
     summary.add_argument("report", type=Path)
@@ -75,7 +69,6 @@ def _run(args: argparse.Namespace) -> int:
             baseline_path=str(args.old),
             rules=parse_rules(args.fail_on),
             requirements=parse_requirements(args.require),
-            noise_sigmas=args.noise_sigmas,
         )
         failures = decisions.apply(new)
         out.write("\n".join(render_decisions(new)) + "\n")

@@ -23,6 +23,7 @@ from pytest_mmbench.decide.gate import (
     check_requirements,
     compare,
 )
+from pytest_mmbench.decide.noise import NOISE_TEST
 
 
 class ReportFileError(Exception):
@@ -49,18 +50,17 @@ class Decisions:
     requirements: Sequence[Requirement] = ()
     per_endpoint: Mapping[str, Sequence[Requirement]] = field(default_factory=dict)
     regimes: Sequence[Regime] = ()
-    noise_sigmas: float = 2.0
     bands: Sequence[BandRule] = ()
 
     def apply(self, document: dict[str, Any]) -> list[str]:
         """Add gate / requirements / frontier sections; return the failure lines."""
         failures: list[str] = []
         if self.baseline is not None:
-            comparison = compare(self.baseline, document, self.rules, self.noise_sigmas)
+            comparison = compare(self.baseline, document, self.rules)
             document["gate"] = {
                 "baseline": self.baseline_path,
                 "rules": [f"{r.figure}:{r.text}" for r in self.rules],
-                "noise_sigmas": self.noise_sigmas,
+                "noise_test": NOISE_TEST,
                 **comparison.to_dict(),
             }
             failures += [row.line() for row in comparison.rows if row.verdict == "FAIL"]

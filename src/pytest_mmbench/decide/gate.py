@@ -7,12 +7,12 @@ comparison gives the same verdicts as the run that made it.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pytest_mmbench.decide.noise import welch
 from pytest_mmbench.figures import (
     CASE_FIGURES,
     ENDPOINT_FIGURES,
@@ -23,7 +23,6 @@ from pytest_mmbench.figures import (
     share_counts,
 )
 
-NOISE_SIGMAS = 2.0
 DEFAULT_FAIL_ON = "tok_s:-10%,ttft_ms:+20%,energy_j:+15%,passed:-0"
 _RULE = re.compile(
     r"^\s*(?P<name>[a-z_0-9]+)\s*:\s*(?P<sign>[+-])\s*(?P<amount>\d+(?:\.\d+)?)"
@@ -124,13 +123,12 @@ def compare(
     baseline: Mapping[str, Any],
     current: Mapping[str, Any],
     rules: Sequence[Rule],
-    noise_sigmas: float = NOISE_SIGMAS,
 ) -> Comparison:
     """Judge every (endpoint, case) present in both reports by every rule.
 
     A case may override a rule's limit with ``gate = { tok_s = "-20%" }`` in its case
-    data.  A move past the limit that stays within ``noise_sigmas`` combined standard
-    deviations of both runs' rounds is "within noise", not a failure.
+    data.  A move past the limit that Welch's t-test on both runs' rounds cannot tell
+    from chance (decide/noise.py) is "within noise", not a failure.
     """
     old = {_key(r): r for r in baseline["records"]}
     new = {_key(r): r for r in current["records"]}
@@ -141,7 +139,7 @@ def compare(
         )
         effective = {r.figure: r for r in (*rules, *overrides)}
         for rule in effective.values():
-            rows.append(_judge(old[key], new[key], rule, noise_sigmas))
+            rows.append(_judge(old[key], new[key], rule))
     return Comparison(
         rows=rows,
         new_cases=[f"{e}/{c}" for e, c in sorted(new.keys() - old.keys())],
@@ -150,7 +148,7 @@ def compare(
 
 
 def _judge(
-    old_record: Mapping[str, Any], new_record: Mapping[str, Any], rule: Rule, noise_sigmas: float
+    old_record: Mapping[str, Any], new_record: Mapping[str, Any], rule: Rule
 ) -> GateRow:
     figure = CASE_FIGURES[rule.figure]
     before, why_before = case_value(old_record, rule.figure)
@@ -178,10 +176,10 @@ def _judge(
     sd_old, n_old = case_spread(old_record, rule.figure)
     sd_new, n_new = case_spread(new_record, rule.figure)
     if n_old > 1 and n_new > 1 and sd_old is not None and sd_new is not None:
-        noise = noise_sigmas * math.sqrt(sd_old**2 + sd_new**2)
-        if abs(change) <= noise:
+        test = welch(before, sd_old, n_old, after, sd_new, n_new)
+        if test.within_noise:
             row.verdict = "within noise"
-            row.note = f"|change| {abs(change):.3g} <= {noise_sigmas:g} sigma = {noise:.3g}"
+            row.note = test.note()
             return row
     row.verdict = "FAIL"
     return row
