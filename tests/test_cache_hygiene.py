@@ -38,10 +38,11 @@ def test_round_two_ttft_is_a_prefill_not_a_cache_hit(pytester, write_hosts) -> N
     fresh, reused = ttfts("fresh"), ttfts("reused")
     prompt = records[("cached", "fresh")]["rounds"][0]["metrics"]["input_tokens"]
     assert prompt > 150
-    # Tagged rounds pay the whole prefill each time...
-    assert min(fresh[1:]) > 0.6 * fresh[0], fresh
+    # Tagged rounds pay the whole prefill each time (measured 2455/2200/2124 ms; the bound
+    # leaves room for a busy shared machine, the cache saves ~98%)...
+    assert min(fresh[1:]) > 0.35 * fresh[0], fresh
     # ...while the same prompt resent is served from cache (the check can fail).
-    assert max(reused[1:]) < 0.3 * reused[0], reused
+    assert max(reused[1:]) < 0.2 * reused[0], reused
     # llama.cpp reports the cached prompt tokens: a hit is visible in the record.
     assert cached("reused")[1] is not None and cached("reused")[1] > 0.8 * prompt
     assert all(n is None or n < 20 for n in cached("fresh")), cached("fresh")
