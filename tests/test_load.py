@@ -206,7 +206,7 @@ def test_load_run_with_failing_requests(pytester, write_hosts, fault_server) -> 
 def test_concurrency_sweep_on_the_embedded_model(pytester) -> None:
     (pytester.path / "cases").mkdir()
     shutil.copy(REPO / "cases" / "mm_load.toml", pytester.path / "cases" / "mm_load.toml")
-    shutil.copy(REPO / "examples" / "local.toml", pytester.path / "local.toml")
+    shutil.copy(REPO / "examples" / "smollm2.toml", pytester.path / "local.toml")
     result = pytester.runpytest_inprocess(
         "cases",
         "-m",

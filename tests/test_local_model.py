@@ -16,7 +16,7 @@ TEXT_CASES = ("basic-qa", "reasoning", "python-coding", "multilingual", "summari
 
 
 def test_text_suite_on_the_embedded_model(pytester: pytest.Pytester, text_cases) -> None:
-    shutil.copy(REPO / "examples" / "local.toml", pytester.path / "local.toml")
+    shutil.copy(REPO / "examples" / "smollm2.toml", pytester.path / "local.toml")
     result = pytester.runpytest_inprocess("cases", "--mm-endpoints=local.toml", "-m", "text")
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     result.stdout.fnmatch_lines(

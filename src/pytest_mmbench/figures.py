@@ -54,6 +54,7 @@ ENDPOINT_FIGURES: dict[str, Figure] = {
         Figure("pass_rate", True, "", description="passed / (passed + failed + errors)"),
         Figure("tok_s_per_w", True, "tok/s/W", description="mean tok/s / avg inference power"),
         Figure("power_w", False, "W", description="average inference power"),
+        Figure("j_per_token", False, "J/tok", description="mean J per output token over cases"),
         Figure("idle_power_w", False, "W", description="idle power"),
         Figure("peak_power_w", False, "W", description="peak power"),
         Figure("avg_temp_c", False, "C", description="average GPU temperature"),
@@ -133,6 +134,11 @@ def endpoint_value(
             return None, str((cost.get("missing") or {}).get(key) or "no cost figure")
         return float(value), None
     telemetry = summary.get("telemetry") or {}
+    if name == "j_per_token":
+        value, _ = _mean_over_cases(document, endpoint_id, name, None)
+        if value is None:
+            return None, _telemetry_reason(telemetry, "energy_j")
+        return value, None
     keys = {
         "tok_s": (summary, "mean_output_tok_s"),
         "ttft_ms": (summary, "mean_ttft_ms"),
@@ -177,9 +183,15 @@ def _marker_value(
     """Mean of a per-case figure over one modality's cases (e.g. ``audio.tok_s``)."""
     if name not in CASE_FIGURES:
         return None, f"{marker}.{name}: only per-case figures can be limited to a modality"
+    return _mean_over_cases(document, endpoint_id, name, marker)
+
+
+def _mean_over_cases(
+    document: Mapping[str, Any], endpoint_id: str, name: str, marker: str | None
+) -> tuple[float | None, str | None]:
     values = []
     for record in document["records"]:
-        if record["endpoint"] == endpoint_id and record["marker"] == marker:
+        if record["endpoint"] == endpoint_id and marker in (None, record["marker"]):
             value, _ = case_value(record, name)
             if value is not None:
                 values.append(value)

@@ -22,6 +22,7 @@ MARKERS = {
     "tools": "tool-calling case (the case sends tools; judged by a tool_call check)",
     "extraction": "structured extraction case (JSON answers, entities check)",
     "multilingual": "case in or about a language other than English",
+    "eval": "capability eval case (it has a category; pass rates are summed per category)",
 }
 
 
@@ -108,6 +109,15 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write a self-contained HTML report with charts (needs matplotlib)",
+    )
+    group.addoption(
+        "--mm-benchmark",
+        dest="mm_benchmark",
+        action="store_true",
+        default=False,
+        help="also time each case's rounds with pytest-benchmark (>= 5.2) so its table, "
+        "--benchmark-json and --benchmark-compare see them; on by itself when any "
+        "--benchmark-* option is given",
     )
     group.addoption(
         "--mm-plots",

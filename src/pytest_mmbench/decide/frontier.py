@@ -110,6 +110,9 @@ class RegimeResult:
     not_eligible: dict[str, str]  # endpoint -> why (lacks a needed modality)
     excluded_axes: dict[str, dict[str, str]]  # endpoint -> axis -> reason
     values: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Why no frontier was drawn: fewer than two eligible endpoints, or no axis measured
+    # on two of them.  A frontier of one is no comparison and names no winner.
+    undecided: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,6 +140,9 @@ def _one(document: Mapping[str, Any], regime: Regime) -> RegimeResult:
             else:
                 values[axis] = value
         result.values[endpoint["id"]] = values
+    result.undecided = _undecided(eligible, result.values, regime)
+    if result.undecided:
+        return result
     for candidate in eligible:
         beaten_by = [
             other
@@ -149,6 +155,18 @@ def _one(document: Mapping[str, Any], regime: Regime) -> RegimeResult:
         else:
             result.frontier.append(candidate)
     return result
+
+
+def _undecided(
+    eligible: Sequence[str], values: Mapping[str, Mapping[str, float]], regime: Regime
+) -> str | None:
+    if len(eligible) < 2:
+        who = f"only {eligible[0]}" if eligible else "none"
+        return f"fewer than two eligible endpoints ({who}): nothing to compare"
+    compared = [a for a in regime.axes if sum(a in values[e] for e in eligible) >= 2]
+    if not compared:
+        return "no axis was measured on two eligible endpoints: nothing to compare"
+    return None
 
 
 def _dominates(a: Mapping[str, float], b: Mapping[str, float], regime: Regime) -> bool:
@@ -169,10 +187,12 @@ def render(results: Sequence[RegimeResult]) -> list[str]:
     for result in results:
         regime = result.regime
         axes = [f"max {a}" for a in regime["maximize"]] + [f"min {a}" for a in regime["minimize"]]
-        lines.append(
-            f"{regime['name']} ({', '.join(axes)}): frontier = "
-            f"{', '.join(result.frontier) or 'none'}"
+        verdict = (
+            f"no frontier: {result.undecided}"
+            if result.undecided
+            else f"frontier = {', '.join(result.frontier) or 'none'}"
         )
+        lines.append(f"{regime['name']} ({', '.join(axes)}): {verdict}")
         for endpoint, winners in result.dominated.items():
             lines.append(f"  {endpoint} is dominated by {', '.join(winners)}")
         for endpoint, reason in result.not_eligible.items():

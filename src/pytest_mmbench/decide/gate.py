@@ -147,9 +147,7 @@ def compare(
     )
 
 
-def _judge(
-    old_record: Mapping[str, Any], new_record: Mapping[str, Any], rule: Rule
-) -> GateRow:
+def _judge(old_record: Mapping[str, Any], new_record: Mapping[str, Any], rule: Rule) -> GateRow:
     figure = CASE_FIGURES[rule.figure]
     before, why_before = case_value(old_record, rule.figure)
     after, why_after = case_value(new_record, rule.figure)

@@ -1,6 +1,8 @@
 """Feeding case rounds to pytest-benchmark, for users who already gate with it.
 
-When pytest-benchmark is active (it disables itself under xdist), each case-file case
+Only when asked: ``--mm-benchmark``, or any ``--benchmark-*`` option.  Being installed
+for some other reason is no request; it would print a second, 200-column table after
+ours.  When asked and active (it disables itself under xdist), each case-file case
 runs its rounds through a ``BenchmarkFixture.pedantic`` call: pytest-benchmark times the
 request (its own timer, so its figure is end-to-end latency plus our stream reading),
 while the telemetry window edges run in its setup/teardown, outside its timing.  Our
@@ -10,6 +12,9 @@ figures go into ``extra_info``, so ``--benchmark-json``, ``--benchmark-compare``
 
 from __future__ import annotations
 
+import os
+import shlex
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import pytest
@@ -30,8 +35,44 @@ SUMMARY_FIGURES = (
 )
 
 
+MINIMUM_VERSION = (5, 2)
+
+
+def bridge_requested(config: pytest.Config) -> bool:
+    """``--mm-benchmark``, or a ``--benchmark-*`` option on the command line or in addopts."""
+    if config.getoption("mm_benchmark", False):
+        return True
+    words = [
+        *map(str, config.invocation_params.args),
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
+    return any(word.startswith("--benchmark-") for word in words)
+
+
+def check_bridge(config: pytest.Config) -> bool:
+    """Whether the bridge runs; a request it cannot serve is a usage error."""
+    if not bridge_requested(config):
+        return False
+    try:
+        found = version("pytest-benchmark")
+    except PackageNotFoundError:
+        raise pytest.UsageError(
+            "--mm-benchmark needs pytest-benchmark; pip install 'pytest-mmbench[benchmark]'"
+        ) from None
+    parts = tuple(int(p) for p in found.split(".")[:2] if p.isdigit())
+    if parts < MINIMUM_VERSION:
+        raise pytest.UsageError(
+            f"--mm-benchmark needs pytest-benchmark >= 5.2 (found {found}); "
+            "pip install -U 'pytest-benchmark>=5.2'"
+        )
+    return True
+
+
 def benchmark_fixture(item: pytest.Item) -> Any | None:
     """A pytest-benchmark fixture for a non-Python item, or None when it is not in use."""
+    if not bench_bridge_on(item.config):
+        return None
     session = getattr(item.config, "_benchmarksession", None)
     if session is None or session.disabled or session.skip:
         return None
@@ -45,6 +86,15 @@ def benchmark_fixture(item: pytest.Item) -> Any | None:
         disabled=session.disabled,
         **session.options,
     )
+
+
+_BRIDGE_KEY = pytest.StashKey[bool]()
+
+
+def bench_bridge_on(config: pytest.Config) -> bool:
+    if _BRIDGE_KEY not in config.stash:
+        config.stash[_BRIDGE_KEY] = check_bridge(config)
+    return config.stash[_BRIDGE_KEY]
 
 
 def driver_for(fixture: Any | None) -> Driver:

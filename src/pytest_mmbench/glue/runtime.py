@@ -20,6 +20,7 @@ from pytest_mmbench.decide.decisions import (
     render_decisions,
 )
 from pytest_mmbench.glue import xdist as xdist_support
+from pytest_mmbench.glue.benchmark_bridge import bench_bridge_on
 from pytest_mmbench.glue.expectations import check_expect_fail, expected_to_fail
 from pytest_mmbench.glue.fixtures import item_marker, python_case_id
 from pytest_mmbench.modalities import MARKER_MODALITY
@@ -50,6 +51,7 @@ def configure(config: pytest.Config) -> None:
         except HostsError as exc:
             raise pytest.UsageError(str(exc)) from None
     endpoints = hosts.endpoints
+    bench_bridge_on(config)  # a --mm-benchmark it cannot serve stops here, as a usage error
     session = BenchSession(
         endpoints,
         sample_hz=settings.sample_hz,

@@ -6,56 +6,44 @@ HTML page can show the reason in the chart's place instead of an empty frame.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_mmbench.figures import endpoint_value
-
-
-@dataclass
-class Chart:
-    name: str  # file stem
-    title: str
-    png: bytes | None
-    reason: str | None = None  # why there is no picture
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: render to memory
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure: Any) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return buffer.getvalue()
+from pytest_mmbench.report.chart import Chart, mark_missing, png, pyplot
+from pytest_mmbench.report.distributions import itl_boxes, ttft_cdf
+from pytest_mmbench.report.terminal import not_applicable
+from pytest_mmbench.report.tradeoffs import category_rates, energy_per_token, throughput_vs_latency
 
 
 def _per_case(
     document: Mapping[str, Any], summary_key: str, label: str, name: str, title: str
 ) -> Chart:
     endpoints = [e["id"] for e in document["endpoints"]]
-    cases = list(dict.fromkeys(r["case_id"] for r in document["records"]))
+    # Cases that ran somewhere; a case no endpoint could take is not a missing figure.
+    cases = list(dict.fromkeys(r["case_id"] for r in document["records"] if not not_applicable(r)))
     values = {
         (r["endpoint"], r["case_id"]): ((r.get("summary") or {}).get(summary_key) or {}).get("mean")
         for r in document["records"]
     }
     if not any(v is not None for v in values.values()):
         return Chart(name, title, None, f"no case has a figure for {label}")
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(max(6.0, 1.2 * len(cases) * max(1, len(endpoints))), 3.6))
     width = 0.8 / max(1, len(endpoints))
+    missing = []
     for i, endpoint in enumerate(endpoints):
-        heights = [values.get((endpoint, c)) or 0.0 for c in cases]
-        positions = [x + i * width for x in range(len(cases))]
-        axes.bar(positions, heights, width, label=endpoint)
+        drawn = [(x + i * width, values.get((endpoint, c))) for x, c in enumerate(cases)]
+        axes.bar(
+            [x for x, v in drawn if v is not None],
+            [v for _, v in drawn if v is not None],
+            width,
+            label=endpoint,
+        )
+        for (x, value), case in zip(drawn, cases, strict=True):
+            if value is None:
+                mark_missing(axes, x)
+                missing.append(f"{endpoint}/{case}")
     axes.set_xticks(
         [x + width * (len(endpoints) - 1) / 2 for x in range(len(cases))],
         cases,
@@ -65,7 +53,8 @@ def _per_case(
     axes.set_ylabel(label)
     axes.set_title(title)
     axes.legend(fontsize="small")
-    return Chart(name, title, _png(figure))
+    note = f"n/a (no {label} measured): {', '.join(missing)}" if missing else None
+    return Chart(name, title, png(figure), note)
 
 
 def _line_chart(
@@ -79,7 +68,7 @@ def _line_chart(
     """One line per series, points sorted by x; the reason instead when there are none."""
     if not any(series.values()):
         return Chart(name, title, None, absent)
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.6))
     for label, points in series.items():
         ordered = sorted(points)
@@ -88,7 +77,7 @@ def _line_chart(
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.legend(fontsize="small")
-    return Chart(name, title, _png(figure))
+    return Chart(name, title, png(figure))
 
 
 def _load_rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -154,6 +143,7 @@ def _efficiency(document: Mapping[str, Any]) -> Chart:
             title,
             None,
             "no endpoint has both tok/s and tok/s per watt (" + "; ".join(reasons) + ")",
+            section="energy",
         )
     front = sorted(
         (
@@ -165,7 +155,7 @@ def _efficiency(document: Mapping[str, Any]) -> Chart:
         ),
         key=lambda p: p[1],
     )
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.6))
     for endpoint, x, y in points:
         axes.scatter([x], [y], s=60, zorder=3)
@@ -186,8 +176,9 @@ def _efficiency(document: Mapping[str, Any]) -> Chart:
     return Chart(
         "efficiency_scatter",
         title,
-        _png(figure),
+        png(figure),
         "; ".join(f"left out {r}" for r in reasons) or None,
+        section="energy",
     )
 
 
@@ -199,7 +190,12 @@ def charts(document: Mapping[str, Any]) -> list[Chart]:
         _per_case(
             document, "e2e_ms", "end-to-end ms", "latency_per_case", "End-to-end latency per case"
         ),
+        ttft_cdf(document),
+        itl_boxes(document),
+        throughput_vs_latency(document),
         _load_curve(document),
         _ttft_vs_image_size(document),
+        category_rates(document),
+        energy_per_token(document),
         _efficiency(document),
     ]

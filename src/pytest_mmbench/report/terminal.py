@@ -6,7 +6,7 @@ re-printed later exactly as the run printed it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_mmbench.results.evals import score_text, tools_text
@@ -29,6 +29,26 @@ def _mean(record: Mapping[str, Any], metric: str) -> float | None:
     return None if value is None else float(value)
 
 
+def not_applicable(record: Mapping[str, Any] | None) -> bool:
+    """Skipped because the endpoint does not take the case's modality."""
+    return (
+        record is not None
+        and record["status"] == "skipped"
+        and "does not accept" in (record.get("skip_reason") or "")
+    )
+
+
+def not_applicable_line(document: Mapping[str, Any], endpoint_id: str) -> str | None:
+    """The folded modality skips of one endpoint: ``not applicable: vision 9, audio 3``."""
+    counts: dict[str, int] = {}
+    for record in document["records"]:
+        if record["endpoint"] == endpoint_id and not_applicable(record):
+            counts[record["marker"]] = counts.get(record["marker"], 0) + 1
+    if not counts:
+        return None
+    return f"{endpoint_id} not applicable: " + ", ".join(f"{m} {n}" for m, n in counts.items())
+
+
 def cell(record: Mapping[str, Any] | None) -> str:
     if record is None:
         return "-"
@@ -37,7 +57,7 @@ def cell(record: Mapping[str, Any] | None) -> str:
         status = "FAIL(expected)"
     if record.get("reasoning_used_budget") and record["status"] == "failed":
         status = "NO ANSWER (reasoning used the budget)"
-    if record["status"] == "skipped" and "does not accept" in (record.get("skip_reason") or ""):
+    if not_applicable(record):
         return "not applicable"  # seed 000's wording: the endpoint lacks the modality
     if record["status"] in ("skipped", "error", "unsupported"):
         return status
@@ -63,6 +83,10 @@ def _table(document: Mapping[str, Any], render: Any) -> list[str]:
     records = document["records"]
     cases = list(dict.fromkeys(r["case_id"] for r in records))
     by_key = {(r["endpoint"], r["case_id"]): r for r in records}
+    # A case no endpoint can take is one "not applicable" line per endpoint, not a row.
+    cases = [c for c in cases if not all(not_applicable(by_key.get((e, c))) for e in endpoints)]
+    if not cases:
+        return []
     header = ["case", *endpoints]
     rows = [[case, *(render(by_key.get((e, case))) for e in endpoints)] for case in cases]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
@@ -95,55 +119,62 @@ def telemetry_line(endpoint_id: str, telemetry: Mapping[str, Any]) -> str:
     )
 
 
+LOAD_HEADER = (
+    "point",
+    "req",
+    "err",
+    "TTFT p50/p99 ms",
+    "TPOT p50 ms",
+    "e2e p50 ms",
+    "out tok/s",
+    "req/s",
+    "RPM",
+    "goodput/s",
+    "queue p99 ms",
+    "client CPU",
+)
+
+
+def load_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """One load row as the table's cells (terminal and HTML alike)."""
+
+    def p(key: str, q: str) -> str:
+        return _fmt((row.get(key) or {}).get(q), "{:.0f}")
+
+    cpu = row.get("client_cpu_share")
+    return (
+        f"{row['case_id']}/{row['point']}",
+        str(row["requests"]),
+        str(row["errors"]),
+        f"{p('ttft_ms', 'p50')}/{p('ttft_ms', 'p99')}",
+        _fmt((row.get("tpot_ms") or {}).get("p50"), "{:.1f}"),
+        p("e2e_ms", "p50"),
+        _fmt(row.get("output_tok_s"), "{:.1f}"),
+        _fmt(row.get("request_rate"), "{:.2f}"),
+        _fmt(row.get("rpm"), "{:.1f}"),
+        _fmt(row.get("goodput_rps"), "{:.2f}"),
+        _fmt((row.get("queue_ms") or {}).get("p99"), "{:.2f}"),
+        ("n/a" if cpu is None else f"{100 * cpu:.0f}%")
+        + (" CLIENT-BOUND" if row.get("client_bound") else ""),
+    )
+
+
 def load_table(document: Mapping[str, Any]) -> list[str]:
     """Seed 001's "scales with concurrency" table: one row per load point per endpoint."""
     lines = []
-    header = (
-        "point",
-        "req",
-        "err",
-        "TTFT p50/p99 ms",
-        "TPOT p50 ms",
-        "e2e p50 ms",
-        "out tok/s",
-        "req/s",
-        "RPM",
-        "goodput/s",
-        "queue p99 ms",
-        "client CPU",
-    )
     for endpoint, rows in (document.get("load") or {}).items():
-        table = [header]
-        for row in rows:
-
-            def p(key: str, q: str, row: Mapping[str, Any] = row) -> str:
-                return _fmt((row.get(key) or {}).get(q), "{:.0f}")
-
-            cpu = row.get("client_cpu_share")
-            table.append(
-                (
-                    f"{row['case_id']}/{row['point']}",
-                    str(row["requests"]),
-                    str(row["errors"]),
-                    f"{p('ttft_ms', 'p50')}/{p('ttft_ms', 'p99')}",
-                    _fmt((row.get("tpot_ms") or {}).get("p50"), "{:.1f}"),
-                    p("e2e_ms", "p50"),
-                    _fmt(row.get("output_tok_s"), "{:.1f}"),
-                    _fmt(row.get("request_rate"), "{:.2f}"),
-                    _fmt(row.get("rpm"), "{:.1f}"),
-                    _fmt(row.get("goodput_rps"), "{:.2f}"),
-                    _fmt((row.get("queue_ms") or {}).get("p99"), "{:.2f}"),
-                    ("n/a" if cpu is None else f"{100 * cpu:.0f}%")
-                    + (" CLIENT-BOUND" if row.get("client_bound") else ""),
-                )
-            )
-        widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+        table = [LOAD_HEADER, *(load_cells(row) for row in rows)]
+        widths = [max(len(r[i]) for r in table) for i in range(len(LOAD_HEADER))]
         lines.append(f"load on {endpoint}:")
         for r in table:
             lines.append("  " + " | ".join(t.rjust(w) for t, w in zip(r, widths, strict=True)))
-        lines.extend(f"  {note}" for row in rows for note in _row_notes(row))
+        lines.extend(f"  {note}" for note in load_notes(rows))
         lines.append("")
     return lines
+
+
+def load_notes(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [note for row in rows for note in _row_notes(row)]
 
 
 def _row_notes(row: Mapping[str, Any]) -> list[str]:
@@ -288,6 +319,9 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
             f"latency {_fmt(s.get('mean_e2e_ms'), '{:.0f}')} ms, "
             f"TTFT {_fmt(s.get('mean_ttft_ms'), '{:.0f}')} ms"
         )
+        folded = not_applicable_line(document, endpoint["id"])
+        if folded:
+            lines.append(folded)
         lines.extend(quality_lines(endpoint["id"], s))
         if "telemetry" in s:
             lines.append(telemetry_line(endpoint["id"], s["telemetry"]))

