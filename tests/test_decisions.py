@@ -78,15 +78,21 @@ def run(pytester: pytest.Pytester, hosts: str, *args: str) -> pytest.RunResult:
 
 
 def test_regression_gate_against_a_real_baseline(pytester, llama_url, slow_proxy, capsys) -> None:
-    case_file(pytester.path, "capital", prompt="What is the capital of France?")
+    # Any worded answer passes: the gate is judged on speed here, over 5 tagged rounds
+    # whose answers a 135M model varies.
+    case_file(pytester.path, "capital", contains=" ", prompt="What is the capital of France?")
     direct = f'[endpoints.smol]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
     slowed = f'[endpoints.smol]\nbase_url = "{slow_proxy.url}"\nmodel = "smollm2"\n'
 
-    run(pytester, direct, "--mm-report=base.json").assert_outcomes(passed=1)
+    # Five rounds: Welch's test needs the rounds to see a real move
+    # through a busy machine's spread (with 3 rounds, df 2 needs |t| > 4.3).
+    steady = ("--mm-rounds=5",)
+    run(pytester, direct, "--mm-report=base.json", *steady).assert_outcomes(passed=1)
 
     slow = run(
         pytester,
         slowed,
+        *steady,
         "--mm-report=slow.json",
         "--mm-baseline=base.json",
         "--mm-fail-on=tok_s:-50%,passed:-0",
