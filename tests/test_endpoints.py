@@ -88,6 +88,28 @@ def test_embedded_endpoint_gets_defaults(tmp_path: Path) -> None:
     assert endpoint.model == "smollm2-135m" and endpoint.modalities == ("text",)
 
 
+def test_bundled_gemma_gets_its_name_and_chat_template(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [endpoints.g]
+        launch = "embedded"
+        [endpoints.g.embedded]
+        model = "gemma3-270m"
+        """,
+    )
+    (endpoint,) = load_endpoints(path, environ={})
+    assert endpoint.model == "gemma3-270m"
+    assert endpoint.embedded is not None and endpoint.embedded.chat_template == "gemma"
+
+
+def test_unknown_bundled_model_says_which_exist(tmp_path: Path) -> None:
+    path = write(tmp_path, '[endpoints.g]\nlaunch = "embedded"\nembedded = { model = "llama" }\n')
+    with pytest.raises(HostsError) as raised:
+        load_endpoints(path, environ={})
+    assert "unknown bundled model 'llama'; choose one of smollm2, gemma3-270m" in str(raised.value)
+
+
 BAD_FILES = [
     pytest.param('[endpoints.a]\nmodel = "m"\n', "'a'", "'base_url'", "missing", id="missing-key"),
     pytest.param(
