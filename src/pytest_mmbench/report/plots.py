@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_mmbench.figures import endpoint_value
 from pytest_mmbench.report.chart import Chart, mark_missing, png, pyplot
 from pytest_mmbench.report.distributions import itl_boxes, ttft_cdf
 from pytest_mmbench.report.terminal import not_applicable
-from pytest_mmbench.report.tradeoffs import category_rates, energy_per_token, throughput_vs_latency
+from pytest_mmbench.report.tradeoffs import (
+    category_rates,
+    energy_per_token,
+    frontier_scatter,
+    throughput_vs_latency,
+)
 
 
 def _per_case(
@@ -128,58 +132,10 @@ def _ttft_vs_image_size(document: Mapping[str, Any]) -> Chart:
 
 def _efficiency(document: Mapping[str, Any]) -> Chart:
     """tok/s against tok/s per watt, with the Pareto front of those two axes drawn."""
-    title = "Throughput vs efficiency (frontier of these two axes)"
-    points, reasons = [], []
-    for endpoint in document["endpoints"]:
-        tok_s, why = endpoint_value(document, endpoint["id"], "tok_s")
-        per_watt, why_w = endpoint_value(document, endpoint["id"], "tok_s_per_w")
-        if tok_s is None or per_watt is None:
-            reasons.append(f"{endpoint['id']}: {why or why_w}")
-        else:
-            points.append((endpoint["id"], tok_s, per_watt))
-    if not points:
-        return Chart(
-            "efficiency_scatter",
-            title,
-            None,
-            "no endpoint has both tok/s and tok/s per watt (" + "; ".join(reasons) + ")",
-            section="energy",
-        )
-    front = sorted(
-        (
-            p
-            for p in points
-            if not any(
-                q[1] >= p[1] and q[2] >= p[2] and (q[1] > p[1] or q[2] > p[2]) for q in points
-            )
-        ),
-        key=lambda p: p[1],
-    )
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(6, 3.6))
-    for endpoint, x, y in points:
-        axes.scatter([x], [y], s=60, zorder=3)
-        axes.annotate(endpoint, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
-    axes.step(
-        [p[1] for p in front],
-        [p[2] for p in front],
-        where="post",
-        color="grey",
-        linestyle="--",
-        label="frontier",
-        zorder=2,
-    )
-    axes.set_xlabel("output tok/s")
-    axes.set_ylabel("tok/s per watt")
-    axes.set_title(title)
-    axes.legend(fontsize="small")
-    return Chart(
-        "efficiency_scatter",
-        title,
-        png(figure),
-        "; ".join(f"left out {r}" for r in reasons) or None,
-        section="energy",
-    )
+    return frontier_scatter(
+        document, "efficiency_scatter", "Throughput vs efficiency", "tok_s_per_w",
+        "tok/s per watt", "tok/s per watt", y_higher_is_better=True,
+    )  # fmt: skip
 
 
 def charts(document: Mapping[str, Any]) -> list[Chart]:

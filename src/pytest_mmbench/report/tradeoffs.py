@@ -57,37 +57,55 @@ def throughput_vs_latency(document: Mapping[str, Any]) -> Chart:
 
 def energy_per_token(document: Mapping[str, Any]) -> Chart:
     """J per output token (lower is better) against tok/s (higher is better)."""
-    title = "Energy per output token vs tok/s (frontier of these two axes)"
+    return frontier_scatter(
+        document, "energy_per_token", "Energy per output token vs tok/s", "j_per_token",
+        "J per output token", "J per token", y_higher_is_better=False,
+    )  # fmt: skip
+
+
+def frontier_scatter(
+    document: Mapping[str, Any],
+    name: str,
+    title: str,
+    y_figure: str,
+    y_label: str,
+    y_short: str,
+    y_higher_is_better: bool,
+) -> Chart:
+    """An endpoint figure against tok/s, one point per endpoint, with the frontier of these
+    two axes drawn and the dominated endpoints named in the note."""
+    title = f"{title} (frontier of these two axes)"
     points, reasons = [], []
     for endpoint in document["endpoints"]:
         tok_s, why = endpoint_value(document, endpoint["id"], "tok_s")
-        per_token, why_j = endpoint_value(document, endpoint["id"], "j_per_token")
-        if tok_s is None or per_token is None:
-            reasons.append(f"{endpoint['id']}: {why or why_j}")
+        y, why_y = endpoint_value(document, endpoint["id"], y_figure)
+        if tok_s is None or y is None:
+            reasons.append(f"{endpoint['id']}: {why or why_y}")
         else:
-            points.append((endpoint["id"], tok_s, per_token))
+            points.append((endpoint["id"], tok_s, y if y_higher_is_better else -y, y))
     if not points:
-        reason = "no endpoint has both tok/s and J per token (" + "; ".join(reasons) + ")"
-        return Chart("energy_per_token", title, None, reason, section="energy")
+        reason = f"no endpoint has both tok/s and {y_short} (" + "; ".join(reasons) + ")"
+        return Chart(name, title, None, reason, section="energy")
+    # p[2] is the y figure turned so that higher is better.
     dominated = {
-        p[0]: [q[0] for q in points if q[1] >= p[1] and q[2] <= p[2] and q[1:] != p[1:]]
+        p[0]: [q[0] for q in points if q[1] >= p[1] and q[2] >= p[2] and q[1:3] != p[1:3]]
         for p in points
     }
     front = sorted((p for p in points if not dominated[p[0]]), key=lambda p: p[1])
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(6, 3.6))
-    for endpoint, x, y in points:
-        axes.scatter([x], [y], s=60, zorder=3, marker="o" if not dominated[endpoint] else "x")
+    for endpoint, x, _, y in points:
+        axes.scatter([x], [y], s=60, zorder=3, marker="x" if dominated[endpoint] else "o")
         axes.annotate(endpoint, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
-    axes.step([p[1] for p in front], [p[2] for p in front], where="pre", color="grey",
-              linestyle="--", label="frontier", zorder=2)  # fmt: skip
+    axes.step([p[1] for p in front], [p[3] for p in front], where="post" if y_higher_is_better
+              else "pre", color="grey", linestyle="--", label="frontier", zorder=2)  # fmt: skip
     axes.set_xlabel("output tok/s")
-    axes.set_ylabel("J per output token")
+    axes.set_ylabel(y_label)
     axes.set_title(title)
     axes.legend(fontsize="small")
     notes = [f"{e} is dominated by {', '.join(by)}" for e, by in dominated.items() if by]
     notes += [f"left out {r}" for r in reasons]
-    return Chart("energy_per_token", title, png(figure), "; ".join(notes) or None, "energy")
+    return Chart(name, title, png(figure), "; ".join(notes) or None, section="energy")
 
 
 def category_rates(document: Mapping[str, Any]) -> Chart:
