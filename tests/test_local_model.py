@@ -11,6 +11,7 @@ from pytest_mmbench.run.single import run_case
 from pytest_mmbench.spec.cases import parse_case
 from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO, load_report, records_by_case
+from telemetry_fakes import ExporterServer
 
 TEXT_CASES = ("basic-qa", "reasoning", "python-coding", "multilingual", "summarization")
 
@@ -101,20 +102,24 @@ def test_xdist_workers_results_reach_the_main_report(
     pytester, write_hosts, llama_url, text_cases
 ) -> None:
     pytest.importorskip("xdist")
-    write_hosts(
-        f'[endpoints.a]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
-        f'[endpoints.b]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n'
-    )
-    result = pytester.runpytest_subprocess(
-        "cases",
-        "--mm-endpoints=hosts.toml",
-        "-n",
-        "2",
-        "-k",
-        "basic-qa or summarization",
-        "-p",
-        "xdist",
-    )
+    with ExporterServer("dcgm", watts=150.0, gpus=1) as exporter:
+        source = f'source = "prometheus", url = "{exporter.url}", preset = "dcgm"'
+        telemetry = f"telemetry = {{ {source} }}\n"
+        write_hosts(
+            f'[endpoints.a]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n{telemetry}'
+            f'[endpoints.b]\nbase_url = "{llama_url}"\nmodel = "smollm2"\n{telemetry}'
+        )
+        result = pytester.runpytest_subprocess(
+            "cases",
+            "--mm-endpoints=hosts.toml",
+            "-n",
+            "2",
+            "-k",
+            "basic-qa or summarization",
+            "-p",
+            "xdist",
+            "--mm-idle-s=0.2",
+        )
     result.assert_outcomes(passed=4)
     document = load_report(pytester.path / "mmbench-report.json")
     assert document["run"]["xdist_workers"] == 2
@@ -125,3 +130,9 @@ def test_xdist_workers_results_reach_the_main_report(
     for endpoint in document["endpoints"]:  # probed on a worker, merged through workeroutput
         found = endpoint["capabilities"]
         assert found["probed"] and found["usage"] == "separate chunk", endpoint["id"]
+        # Each worker that measured the endpoint sent its power timeline back.
+        traces = endpoint["power_timeline"]
+        assert traces and {t["worker"] for t in traces} <= {"gw0", "gw1"}
+        windows = {w["label"] for t in traces for w in t["windows"] if w["kind"] == "case"}
+        assert windows == {"basic-qa", "summarization"}, endpoint["id"]
+        assert all(p == 150.0 for t in traces for p in t["power_w"])

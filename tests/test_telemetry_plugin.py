@@ -25,6 +25,7 @@ def test_energy_per_request_from_a_remote_exporter(pytester, write_hosts, llama_
             "--mm-rounds=2",
             "--mm-idle-s=0.3",
             "--mm-sample-hz=20",
+            "--mm-html=report.html",
         )
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
@@ -57,6 +58,31 @@ def test_energy_per_request_from_a_remote_exporter(pytester, write_hosts, llama_
         document["summary"]["smol"]["mean_output_tok_s"] / summary["avg_inference_power_w"]
     )
     assert document["endpoints"][0]["telemetry"]["source"] == "prometheus"
+
+    # The power timeline: the scraped power over the run, the windows on its clock.
+    (trace,) = document["endpoints"][0]["power_timeline"]
+    assert trace["source"] == "prometheus" and trace["worker"] is None
+    assert trace["samples"] >= 10 and len(trace["t_s"]) == len(trace["power_w"]) >= 10
+    assert all(p == pytest.approx(600.0) for p in trace["power_w"])
+    assert trace["temp_c"] and set(trace["temp_c"]) == {61.0}
+    assert [(w["label"], w["kind"], w["round"]) for w in trace["windows"]] == [
+        ("idle", "idle", None),
+        ("capital", "case", 0),
+        ("capital", "case", 1),
+    ]
+    edges = [edge for w in trace["windows"] for edge in (w["start_s"], w["end_s"])]
+    assert edges == sorted(edges) and trace["t_s"][0] <= edges[0] and edges[-1] <= trace["t_s"][-1]
+    for window, round_ in zip(trace["windows"][1:], record["rounds"], strict=True):
+        assert window["energy_j"] == pytest.approx(round_["telemetry"]["energy_j"])
+        assert window["end_s"] - window["start_s"] == pytest.approx(
+            round_["telemetry"]["window_s"], abs=1e-3
+        )
+        assert window["energy_above_idle_j"] == pytest.approx(
+            round_["telemetry"]["energy_above_idle_j"]
+        )
+    page = (pytester.path / "report.html").read_text()
+    assert "id='chart-power_timeline_smol'" in page
+    assert "Measured windows on the power timeline" in page
 
 
 def test_no_gpu_here_means_n_a_with_reason_and_the_run_passes(

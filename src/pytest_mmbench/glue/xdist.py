@@ -1,9 +1,10 @@
 """What xdist workers learn about endpoints reaches the main process's report.
 
 Case records ride on test reports, but an endpoint's runtime (its probed capabilities,
-warm-up requests, server start) lives in each worker's session.  Workers put it in
-``workeroutput`` when they finish; the controller merges it in ``pytest_testnodedown``
-(the pytest-cov pattern).  Registered only when xdist is active, so its hooks exist.
+warm-up requests, server start, the power timeline its sampler kept) lives in each
+worker's session.  Workers put it in ``workeroutput`` when they finish; the controller
+merges it in ``pytest_testnodedown`` (the pytest-cov pattern).  Registered only when
+xdist is active, so its hooks exist.
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ class WorkerRuntime:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(session.config, "workeroutput", None)
-        if output is not None:
-            output[WORKER_KEY] = {
-                endpoint_id: runtime.describe()
-                for endpoint_id, runtime in self.session.runtime.items()
-            }
+        if output is None:
+            return
+        worker = getattr(session.config, "workerinput", {}).get("workerid")
+        described = {}
+        for endpoint_id in self.session.runtime:
+            runtime = self.session.describe_runtime(endpoint_id)
+            for timeline in runtime["power_timeline"]:
+                timeline["worker"] = worker  # which process sampled it
+            described[endpoint_id] = runtime
+        output[WORKER_KEY] = described
 
 
 class ControllerRuntime:

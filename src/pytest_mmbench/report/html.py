@@ -94,7 +94,9 @@ def render_page(document: Mapping[str, Any], drawn: list[Any]) -> str:
     bodies = {
         "speed": tables.speed_table(document) + tables.load_tables(document),
         "quality": tables.eval_table(document) + _notes(document) + tables.quality_table(document),
-        "energy": tables.telemetry_table(document) + tables.energy_table(document),
+        "energy": tables.telemetry_table(document)
+        + tables.energy_table(document)
+        + tables.timeline_table(document),
         "gate": tables.gate_table(document),
         "deploy": tables.deploy_tables(document),
     }

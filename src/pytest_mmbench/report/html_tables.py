@@ -10,6 +10,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_mmbench.report.power_timeline import window_groups
 from pytest_mmbench.report.terminal import (
     LOAD_HEADER,
     STATUS_WORD,
@@ -157,6 +158,38 @@ def energy_table(document: Mapping[str, Any]) -> str:
         return "<p class='note'>n/a: no case has an energy figure (no telemetry)</p>"
     head = ["case", "endpoint", "energy J", "above idle J", "J/token", "tok/s/W", "avg W"]
     return table(head, rows, numeric_from=2)
+
+
+def timeline_table(document: Mapping[str, Any]) -> str:
+    """The windows the power charts shade, numbered as on the charts, with their energy."""
+    rows = []
+    for endpoint in document["endpoints"]:
+        traces = endpoint.get("power_timeline") or []
+        origin = min((t["start_epoch_s"] for t in traces), default=0.0)
+        number = 0
+        for trace in traces:
+            shift = trace["start_epoch_s"] - origin
+            for group in window_groups(trace):
+                number += 1
+                energy = "n/a" if group.energy_j is None else f"{group.energy_j:.1f}"
+                rows.append(
+                    [
+                        endpoint["id"],
+                        str(number),
+                        group.label,
+                        group.kind,
+                        str(len(group.spans)),
+                        f"{group.start_s + shift:.1f}",
+                        f"{group.seconds:.2f}",
+                        energy,
+                        group.energy_text().removesuffix(" J above idle"),
+                    ]
+                )
+    if not rows:
+        return ""
+    head = ["endpoint", "#", "window", "kind", "windows", "starts at s", "seconds",
+            "energy J", "above idle J"]  # fmt: skip
+    return "<h3>Measured windows on the power timeline</h3>" + table(head, rows, numeric_from=4)
 
 
 def gate_table(document: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_mmbench.report.chart import Chart, mark_missing, png, pyplot
 from pytest_mmbench.report.distributions import itl_boxes, ttft_cdf
+from pytest_mmbench.report.power_timeline import power_timelines
 from pytest_mmbench.report.terminal import not_applicable
 from pytest_mmbench.report.tradeoffs import (
     category_rates,
@@ -152,6 +153,7 @@ def charts(document: Mapping[str, Any]) -> list[Chart]:
         _load_curve(document),
         _ttft_vs_image_size(document),
         category_rates(document),
+        *power_timelines(document),
         energy_per_token(document),
         _efficiency(document),
     ]

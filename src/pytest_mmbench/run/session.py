@@ -40,6 +40,7 @@ class EndpointRuntime:
     unavailable: str | None = None
     capabilities: Capabilities | None = None
     reported: dict[str, Any] = field(default_factory=dict)  # merged from xdist workers
+    timelines: list[dict[str, Any]] = field(default_factory=list)  # workers' power timelines
 
     def merge(self, described: dict[str, Any]) -> None:
         """Add what a worker learned: first values win (a probe that ran cleanly over one
@@ -49,6 +50,8 @@ class EndpointRuntime:
                 self.warmup_requests += int(value or 0)
             elif key == "warmup_errors":
                 self.warmup_errors.extend(value or [])
+            elif key == "power_timeline":
+                self.timelines.extend(value or [])
             elif key == "capabilities" and value and not value.get("error"):
                 current = self.reported.get(key)
                 if not current or current.get("error") or not current.get("probed"):
@@ -181,14 +184,31 @@ class BenchSession:
             server.stop()
         self._servers.clear()
 
+    def describe_runtime(self, endpoint_id: str) -> dict[str, Any]:
+        """What this process (and the workers merged into it) learned about an endpoint,
+        with the power timeline of every process that sampled its GPUs."""
+        runtime = self.runtime[endpoint_id]
+        telemetry = self._telemetry.get(endpoint_id)
+        own = telemetry.timeline() if telemetry is not None else None
+        return {
+            **runtime.describe(),
+            "power_timeline": ([own] if own is not None else []) + list(runtime.timelines),
+        }
+
     def describe_endpoints(self) -> list[dict[str, Any]]:
         """Each endpoint as configured, what the probe found, and what the run saw."""
         described = []
         for endpoint in self.endpoints:
-            runtime = self.runtime[endpoint.id].describe()
+            runtime = self.describe_runtime(endpoint.id)
             capabilities = runtime.pop("capabilities")
+            timeline = runtime.pop("power_timeline")
             described.append(
-                {**endpoint.describe(), "capabilities": capabilities, "runtime": runtime}
+                {
+                    **endpoint.describe(),
+                    "capabilities": capabilities,
+                    "runtime": runtime,
+                    "power_timeline": timeline,
+                }
             )
         return described
 

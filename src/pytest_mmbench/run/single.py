@@ -124,7 +124,9 @@ class Rounds:
         self.messages: Any = case.messages  # with images encoded in, when the case has any
 
     def open(self) -> None:
-        self._window = self.telemetry.open_window()
+        self._window = self.telemetry.open_window(
+            self.case.id, "case", round_=len(self.result.rounds)
+        )
 
     def request(self) -> None:
         case = self.case

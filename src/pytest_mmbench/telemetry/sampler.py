@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mmbench.telemetry.model import Sample, Source, TelemetryReadError, TelemetryUnavailable
+from pytest_mmbench.telemetry.timeline import Timeline
 from pytest_mmbench.telemetry.window import FIGURES, summarize
 
 
@@ -31,6 +32,9 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self.thread_cpu_s = 0.0  # CPU time the sampling thread used, for overhead checks
         self.reads = 0
+        # Windows keep only their own samples (forget_before); the timeline keeps them all,
+        # downsampled, for the report's power-over-time chart.
+        self.timeline = Timeline()
 
     def start(self) -> None:
         """Open the source (may raise TelemetryUnavailable) and start sampling."""
@@ -62,6 +66,7 @@ class Sampler:
             self.reads += 1
         with self._lock:
             self._samples.append(sample)
+        self.timeline.add(sample)
         return sample
 
     def between(self, start_ns: int, end_ns: int) -> list[Sample]:
@@ -85,6 +90,9 @@ class Window:
 
     result: dict[str, Any] = field(default_factory=dict)
     start_ns: int | None = None
+    label: str = ""  # how the power timeline names it: the case id, a load point, "idle"
+    kind: str = "case"
+    round: int | None = None
 
 
 def empty_window(reason: str) -> dict[str, Any]:
@@ -107,10 +115,12 @@ class EndpointTelemetry:
         self._hz = hz
         self._idle_s = idle_s
         self._sampler: Sampler | None = None
+        self._timeline: Timeline | None = None  # outlives the sampler, for the report
         self._prepared = False
         self.idle: dict[str, Any] | None = None
         self.baseline_mem_mib: float | None = None
         self.baseline_reason: str | None = None
+        self._source_name: str | None = None
 
     @property
     def sampler(self) -> Sampler | None:
@@ -130,6 +140,7 @@ class EndpointTelemetry:
             self.unavailable = str(exc)
             return
         self._sampler = sampler
+        self._timeline = sampler.timeline
         first = sampler.sample_now()
         memory = [g.mem_used_mib for g in first.gpus]
         if first.error is None and memory and all(m is not None for m in memory):
@@ -139,21 +150,21 @@ class EndpointTelemetry:
                 "mem_used_mib", "no memory reading"
             )
         if self._idle_s > 0:
-            with self.window() as idle:
+            with self.window("idle", kind="idle") as idle:
                 time.sleep(self._idle_s)
             self.idle = idle.result
 
     @contextmanager
-    def window(self) -> Iterator[Window]:
-        window = self.open_window()
+    def window(self, label: str = "", kind: str = "case") -> Iterator[Window]:
+        window = self.open_window(label, kind)
         try:
             yield window
         finally:
             self.close_window(window)
 
-    def open_window(self) -> Window:
+    def open_window(self, label: str = "", kind: str = "case", round_: int | None = None) -> Window:
         """Start a window with a synchronous edge reading (energy counter included)."""
-        window = Window()
+        window = Window(label=label, kind=kind, round=round_)
         if self._sampler is not None:
             window.start_ns = self._sampler.sample_now().t_ns
         return window
@@ -169,7 +180,18 @@ class EndpointTelemetry:
         window.result = summarize(
             samples, window.start_ns, end.t_ns, sampler.source.info.unsupported
         )
+        sampler.timeline.add_window(
+            window.label, window.kind, window.round, window.start_ns, end.t_ns, window.result
+        )
         sampler.forget_before(end.t_ns)
+
+    def timeline(self) -> dict[str, Any] | None:
+        """The power timeline so far (None when no source was ever sampled)."""
+        if self._timeline is None:
+            return None
+        source = self._sampler.source.info.name if self._sampler is not None else self._source_name
+        idle = self.idle.get("avg_power_w") if self.idle else None
+        return self._timeline.describe(source, idle)
 
     def context(self) -> dict[str, Any]:
         """Endpoint-level facts that ride on every record (so xdist workers report them)."""
@@ -202,5 +224,6 @@ class EndpointTelemetry:
 
     def close(self) -> None:
         if self._sampler is not None:
+            self._source_name = self._sampler.source.info.name
             self._sampler.stop()
             self._sampler = None

@@ -25,10 +25,6 @@ SENSOR_REFRESH_S = 0.1  # NVML refreshes power and energy about every 100 ms
 # may miss up to one refresh of energy: an error bound of SENSOR_REFRESH_S / window.  Below
 # this length that bound (5 %) is worse than integrating 10 Hz instantaneous power.
 COUNTER_MIN_WINDOW_S = 2.0
-# The counter is read at the edges but only changes every SENSOR_REFRESH_S, so its delta
-# may miss up to one refresh of energy: an error bound of SENSOR_REFRESH_S / window.  Below
-# this length that bound (5 %) is worse than integrating 10 Hz instantaneous power.
-COUNTER_MIN_WINDOW_S = 2.0
 FIGURES = (
     "energy_j",
     "avg_power_w",
@@ -68,7 +64,7 @@ def summarize(
         return out
 
     _energy(out, inside, duration_s, unsupported)
-    powers = [_total(s.gpus, "best_power_w") for s in inside]
+    powers = [gpu_total(s.gpus, "best_power_w") for s in inside]
     present = [p for p in powers if p is not None]
     if out["energy_j"] is not None and duration_s > 0:
         out["avg_power_w"] = out["energy_j"] / duration_s
@@ -81,7 +77,7 @@ def summarize(
     else:
         missing["peak_power_w"] = unsupported.get("power_w", "no power readings")
 
-    temps = [_max(s.gpus, "temp_c") for s in inside]
+    temps = [gpu_max(s.gpus, "temp_c") for s in inside]
     _mean_and_peak(
         out,
         missing,
@@ -90,12 +86,12 @@ def summarize(
         "peak_temp_c",
         unsupported.get("temp_c", "no temperature readings"),
     )
-    memory = [m for m in (_total(s.gpus, "mem_used_mib") for s in inside) if m is not None]
+    memory = [m for m in (gpu_total(s.gpus, "mem_used_mib") for s in inside) if m is not None]
     if memory:
         out["mem_used_peak_mib"] = max(memory)
     else:
         missing["mem_used_peak_mib"] = unsupported.get("mem_used_mib", "no memory readings")
-    utils = [u for u in (_mean(s.gpus, "util_pct") for s in inside) if u is not None]
+    utils = [u for u in (gpu_mean(s.gpus, "util_pct") for s in inside) if u is not None]
     if utils:
         out["util_avg_pct"] = sum(utils) / len(utils)
     else:
@@ -159,24 +155,26 @@ def _counter_deltas(first: Sequence[GpuReading], last: Sequence[GpuReading]) -> 
 
 
 def _integrate(inside: Sequence[Sample]) -> float | None:
-    points = [(s.t_ns / 1e9, _total(s.gpus, "best_power_w")) for s in inside]
+    points = [(s.t_ns / 1e9, gpu_total(s.gpus, "best_power_w")) for s in inside]
     usable = [(t, p) for t, p in points if p is not None]
     if len(usable) < 2:
         return None
     return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in pairwise(usable))
 
 
-def _total(gpus: Sequence[GpuReading], name: str) -> float | None:
+def gpu_total(gpus: Sequence[GpuReading], name: str) -> float | None:
+    """The endpoint's figure summed over its GPUs; None unless every GPU has it."""
     values = [getattr(g, name) for g in gpus]
     return None if not values or any(v is None for v in values) else float(sum(values))
 
 
-def _max(gpus: Sequence[GpuReading], name: str) -> float | None:
+def gpu_max(gpus: Sequence[GpuReading], name: str) -> float | None:
+    """The hottest GPU's figure (temperatures): a partial reading still says something."""
     values = [getattr(g, name) for g in gpus if getattr(g, name) is not None]
     return max(values) if values else None
 
 
-def _mean(gpus: Sequence[GpuReading], name: str) -> float | None:
+def gpu_mean(gpus: Sequence[GpuReading], name: str) -> float | None:
     values = [getattr(g, name) for g in gpus if getattr(g, name) is not None]
     return sum(values) / len(values) if values else None
 

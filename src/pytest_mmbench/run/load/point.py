@@ -79,7 +79,7 @@ def run_load_point(
     target = Target(
         chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint, drop)
     )
-    with telemetry.window() as window:
+    with telemetry.window(f"{case.id} {point.label}", kind="load") as window:
         run = run_point(target, point, bodies)
     row = point_row(run, point.slo)
     row["output_length"] = output_length(
