@@ -251,6 +251,7 @@ def test_html_report_opens_in_a_browser(pytester, llama_url, tmp_path) -> None:
     # A chart without data says why, in its place: never an empty frame or a zero.
     assert "n/a (this run has no completed load points" in dom
     assert "n/a (no endpoint has both tok/s and J per token" in dom
+    assert "n/a (no power timeline: smol (NVML" in dom  # no GPU here: said, not drawn flat
 
     artifacts = REPO / "artifacts"
     artifacts.mkdir(exist_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 from pytest_mmbench.report.chart import Chart, png, pyplot
 
 NAMED_GROUPS = 40  # beyond this, groups are numbered on the chart and named in the table
+MIN_TEMP_SPAN_C = 20.0
 
 
 @dataclass
@@ -159,13 +160,21 @@ def _chart(endpoint_id: str, traces: Sequence[Mapping[str, Any]]) -> Chart:
                 color="#c05000",
             )
         twin.set_ylabel("hottest GPU C (dotted)", color="#c05000")
+        low, high = twin.get_ylim()  # a 1 C wobble should not look like a square wave
+        middle = (low + high) / 2
+        twin.set_ylim(
+            min(low, middle - MIN_TEMP_SPAN_C / 2), max(high, middle + MIN_TEMP_SPAN_C / 2)
+        )
     axes.legend(fontsize="small", loc="lower right")
     samples = sum(t["samples"] for t in traces)
     title = f"Power over time: {endpoint_id} ({samples} samples, {total} window groups)"
-    note = None
+    note = (
+        "Unshaded stretches are outside this endpoint's measured windows: between cases, "
+        "or another endpoint working on the same GPUs."
+    )
     if total > NAMED_GROUPS:
-        note = "windows are numbered on the chart; the table above names each number"
+        note += " Windows are numbered on the chart; the table above names each number."
     dropped = sum(t.get("windows_dropped") or 0 for t in traces)
     if dropped:
-        note = f"{note + '; ' if note else ''}{dropped} windows beyond the kept limit not shown"
+        note += f" {dropped} windows beyond the kept limit are not shown."
     return Chart(f"power_timeline_{endpoint_id}", title, png(figure), note, "energy")
