@@ -88,6 +88,35 @@ def test_embedded_endpoint_gets_defaults(tmp_path: Path) -> None:
     assert endpoint.model == "smollm2-135m" and endpoint.modalities == ("text",)
 
 
+def test_launch_command_is_parsed_with_port_placeholders(tmp_path: Path) -> None:
+    (tmp_path / "srv").mkdir()
+    path = write(
+        tmp_path,
+        """
+        [endpoints.vllm]
+        model = "Qwen/Qwen3.5-4B"
+        gpu_group = "rtx3090"
+        [endpoints.vllm.launch]
+        command = ["vllm", "serve", "Qwen/Qwen3.5-4B", "--port", "{port}"]
+        ready = "/v1/models"
+        startup_timeout_s = 1800
+        env = { HF_TOKEN = "hf_secret_value", PORT = "{port}" }
+        cwd = "srv"
+        """,
+    )
+    (endpoint,) = load_endpoints(path, environ={})
+    managed = endpoint.managed
+    assert managed is not None and endpoint.launch == "command"
+    assert endpoint.base_url == "http://127.0.0.1:{port}/v1" and endpoint.gpu_group == "rtx3090"
+    assert managed.argv(8123) == ["vllm", "serve", "Qwen/Qwen3.5-4B", "--port", "8123"]
+    assert managed.environment(8123)["PORT"] == "8123"
+    assert managed.startup_timeout_s == 1800 and managed.ready == "/v1/models"
+    assert managed.cwd == str((tmp_path / "srv").resolve())
+    described = endpoint.describe()["managed"]
+    assert described["env_names"] == ["HF_TOKEN", "PORT"]
+    assert "hf_secret_value" not in str(endpoint.describe())  # env values are never written
+
+
 def test_bundled_gemma_gets_its_name_and_chat_template(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -176,8 +205,57 @@ BAD_FILES = [
         '[endpoints.a]\nlaunch = "docker"\n',
         "'a'",
         "'launch'",
-        "unknown launcher",
+        'must be "embedded" or a table such as { command = [',
         id="bad-launcher",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nlaunch = { command = "vllm serve m" }\n',
+        "'a'",
+        "'launch.command'",
+        "non-empty list of strings",
+        id="launch-command-not-a-list",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nlaunch = { command = ["s"], ready = "health" }\n',
+        "'a'",
+        "'launch.ready'",
+        'a path such as "/health"',
+        id="launch-ready-not-a-path",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nlaunch = { command = ["s"], wait = 3 }\n',
+        "'a'",
+        "'launch.wait'",
+        "unknown key; allowed keys are command, ready",
+        id="launch-unknown-key",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nlaunch = { command = ["s"], cwd = "nowhere" }\n',
+        "'a'",
+        "'launch.cwd'",
+        "is not a directory",
+        id="launch-missing-cwd",
+    ),
+    pytest.param(
+        '[endpoints.a]\nlaunch = { command = ["s", "--port", "{port}"] }\n',
+        "'a'",
+        "'model'",
+        "the model name the launched server serves",
+        id="launch-without-model",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nbase_url = "http://h:8000/v1"\nlaunch = { command = ["s"] }\n',
+        "'a'",
+        "'base_url'",
+        'must contain "{port}"',
+        id="launch-fixed-base-url",
+    ),
+    pytest.param(
+        '[endpoints.a]\nmodel = "m"\nbase_url = "http://h/v1"\ngpu_group = "g"\n',
+        "'a'",
+        "'gpu_group'",
+        "only applies to endpoints with launch = { command",
+        id="gpu-group-without-launch",
     ),
     pytest.param(
         '[endpoints.a]\nlaunch = "embedded"\n[endpoints.a.embedded]\nthreads = 0\n',

@@ -119,6 +119,7 @@ def test_xdist_workers_results_reach_the_main_report(
             "-p",
             "xdist",
             "--mm-idle-s=0.2",
+            "--mm-warmup=2",
         )
     result.assert_outcomes(passed=4)
     document = load_report(pytester.path / "mmbench-report.json")
@@ -136,3 +137,7 @@ def test_xdist_workers_results_reach_the_main_report(
         windows = {w["label"] for t in traces for w in t["windows"] if w["kind"] == "case"}
         assert windows == {"basic-qa", "summarization"}, endpoint["id"]
         assert all(p == 150.0 for t in traces for p in t["power_w"])
+        # Warm-ups and the URL are learnt on the workers too: 2 per worker that served it.
+        runtime = endpoint["runtime"]
+        assert runtime["warmup_requests"] == 2 * len(traces), endpoint["id"]
+        assert runtime["resolved_base_url"] == llama_url

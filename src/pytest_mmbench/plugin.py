@@ -36,6 +36,14 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime.configure(config)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop managed servers before the report is built, so it records how they ended."""
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.session.stop_servers()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:

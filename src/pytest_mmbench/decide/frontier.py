@@ -130,15 +130,25 @@ def _one(document: Mapping[str, Any], regime: Regime) -> RegimeResult:
         if lacking:
             result.not_eligible[endpoint["id"]] = f"does not accept {', '.join(lacking)}"
             continue
-        eligible.append(endpoint["id"])
         values: dict[str, float] = {}
+        missing: dict[str, str] = {}
         for axis in regime.axes:
             marker, _, name = axis.rpartition(".")
             value, reason = endpoint_value(document, endpoint["id"], name, marker or None)
             if value is None:
-                result.excluded_axes.setdefault(endpoint["id"], {})[axis] = reason or "missing"
+                missing[axis] = reason or "missing"
             else:
                 values[axis] = value
+        if not _measured_anything(document, endpoint["id"]):
+            # Only what hosts.toml declares is known: an endpoint whose server never
+            # started would otherwise tie on modalities and sit on the frontier.
+            result.not_eligible[endpoint["id"]] = (
+                "nothing measured in this run (no case or load point produced a figure)"
+            )
+            continue
+        eligible.append(endpoint["id"])
+        if missing:
+            result.excluded_axes[endpoint["id"]] = missing
         result.values[endpoint["id"]] = values
     result.undecided = _undecided(eligible, result.values, regime)
     if result.undecided:
@@ -155,6 +165,14 @@ def _one(document: Mapping[str, Any], regime: Regime) -> RegimeResult:
         else:
             result.frontier.append(candidate)
     return result
+
+
+def _measured_anything(document: Mapping[str, Any], endpoint_id: str) -> bool:
+    summary = document["summary"].get(endpoint_id) or {}
+    if summary.get("mean_e2e_ms") is not None or summary.get("mean_output_tok_s") is not None:
+        return True
+    rows = (document.get("load") or {}).get(endpoint_id) or []
+    return any(row.get("completed") for row in rows)
 
 
 def _undecided(

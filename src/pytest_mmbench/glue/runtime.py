@@ -19,6 +19,7 @@ from pytest_mmbench.decide.decisions import (
     read_report,
     render_decisions,
 )
+from pytest_mmbench.glue import gpu_groups
 from pytest_mmbench.glue import xdist as xdist_support
 from pytest_mmbench.glue.benchmark_bridge import bench_bridge_on
 from pytest_mmbench.glue.expectations import check_expect_fail, expected_to_fail
@@ -58,9 +59,11 @@ def configure(config: pytest.Config) -> None:
         idle_s=settings.idle_s,
         probe=settings.probe,
         run_id=xdist_support.worker_run_id(config) or settings.run_id,
+        log_dir=settings.report_path.parent / "mmbench-servers",
     )
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     xdist_support.register(config, session)
+    gpu_groups.register(config, endpoints)
     if not hasattr(config, "workerinput"):
         run_settings = {
             "endpoints_file": str(settings.endpoints_path) if settings.endpoints_path else None,
@@ -171,9 +174,8 @@ def collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> N
 def _identity(item: pytest.Item) -> tuple[Endpoint, str, str] | None:
     if getattr(item, "mm_kind", None) == "case":
         return item.endpoint, item.case.id, item.case.marker  # type: ignore[attr-defined]
-    callspec = getattr(item, "callspec", None)
-    endpoint = callspec.params.get("mm_endpoint") if callspec is not None else None
-    if isinstance(endpoint, Endpoint):
+    endpoint = gpu_groups.item_endpoint(item)
+    if endpoint is not None and getattr(item, "mm_kind", None) is None:
         return endpoint, python_case_id(item, endpoint), item_marker(item)
     return None
 

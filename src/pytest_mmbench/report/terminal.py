@@ -290,6 +290,22 @@ def quality_lines(endpoint_id: str, summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def server_lines(endpoint: Mapping[str, Any]) -> list[str]:
+    """A managed server's cold start, starts and log (seed 002 reports the cold start)."""
+    runtime = endpoint.get("runtime") or {}
+    runs = runtime.get("server_runs") or []
+    if endpoint.get("launch") != "command" or not runs:
+        return []
+    colds = [r["cold_start_s"] for r in runs if r.get("cold_start_s") is not None]
+    cold = f"cold start {colds[0]:.1f} s" if colds else "never ready"
+    ends = ", ".join(sorted({str(r.get("stopped_by") or "still running") for r in runs}))
+    group = f", gpu_group {endpoint['gpu_group']}" if endpoint.get("gpu_group") else ""
+    return [
+        f"{endpoint['id']} server: {cold}, {len(runs)} start(s), stopped by {ends}{group}; "
+        f"log {runtime.get('server_log')}"
+    ]
+
+
 def render_summary(document: Mapping[str, Any]) -> list[str]:
     """The per-run table, the energy table (when any endpoint has telemetry) and
     one summary line per endpoint."""
@@ -308,6 +324,7 @@ def render_summary(document: Mapping[str, Any]) -> list[str]:
         found = capability_line(endpoint)
         if found:
             lines.append(found)
+        lines.extend(server_lines(endpoint))
         if not s.get("cases"):
             continue  # a load-only run: its figures are in the load table
         hardware = f", {endpoint['hardware']}" if endpoint.get("hardware") else ""

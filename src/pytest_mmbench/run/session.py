@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mmbench.request.body import OPTIONAL_FIELDS
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # loaded on first use: a run that sends nothing never imports
 
     from pytest_mmbench.request.probe import Capabilities
     from pytest_mmbench.servers.embedded import EmbeddedServer
+    from pytest_mmbench.servers.managed import ManagedServer
     from pytest_mmbench.telemetry.sampler import EndpointTelemetry
 
 
@@ -41,6 +43,9 @@ class EndpointRuntime:
     capabilities: Capabilities | None = None
     reported: dict[str, Any] = field(default_factory=dict)  # merged from xdist workers
     timelines: list[dict[str, Any]] = field(default_factory=list)  # workers' power timelines
+    server_log: str | None = None  # a managed server's output, as a file
+    servers: list[ManagedServer] = field(default_factory=list)  # each start, in this process
+    reported_runs: list[dict[str, Any]] = field(default_factory=list)  # workers' starts
 
     def merge(self, described: dict[str, Any]) -> None:
         """Add what a worker learned: first values win (a probe that ran cleanly over one
@@ -52,6 +57,8 @@ class EndpointRuntime:
                 self.warmup_errors.extend(value or [])
             elif key == "power_timeline":
                 self.timelines.extend(value or [])
+            elif key == "server_runs":
+                self.reported_runs.extend(value or [])
             elif key == "capabilities" and value and not value.get("error"):
                 current = self.reported.get(key)
                 if not current or current.get("error") or not current.get("probed"):
@@ -61,7 +68,11 @@ class EndpointRuntime:
 
     def describe(self) -> dict[str, Any]:
         own = self._own()
-        return {key: own[key] if own[key] is not None else self.reported.get(key) for key in own}
+        described = {
+            key: own[key] if own[key] is not None else self.reported.get(key) for key in own
+        }
+        described["server_runs"] = [s.describe() for s in self.servers] + self.reported_runs
+        return described
 
     def _own(self) -> dict[str, Any]:
         return {
@@ -72,6 +83,7 @@ class EndpointRuntime:
             "warmup_requests": self.warmup_requests,
             "warmup_errors": list(self.warmup_errors),
             "unavailable": self.unavailable,
+            "server_log": self.server_log,
         }
 
 
@@ -83,6 +95,7 @@ class BenchSession:
         idle_s: float = 2.0,
         probe: bool = True,
         run_id: str | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.probe = probe
@@ -93,6 +106,8 @@ class BenchSession:
         self.by_id = {e.id: e for e in endpoints}
         self.runtime: dict[str, EndpointRuntime] = {e.id: EndpointRuntime() for e in endpoints}
         self._servers: dict[str, EmbeddedServer] = {}
+        self._managed: dict[str, ManagedServer] = {}  # running managed servers
+        self.log_dir = log_dir or Path("mmbench-servers")
         self._clients: dict[str, httpx.Client] = {}
         self.warmed: set[str] = set()
 
@@ -101,6 +116,8 @@ class BenchSession:
         runtime = self.runtime[endpoint.id]
         if runtime.unavailable:
             raise EndpointUnavailable(runtime.unavailable)
+        if endpoint.managed is not None:
+            return self._managed_url(endpoint)
         if runtime.base_url:
             return runtime.base_url
         if endpoint.base_url:
@@ -119,6 +136,41 @@ class BenchSession:
         runtime.server_start_s = server.start_s
         runtime.model_path = server.model_path
         return runtime.base_url
+
+    def _managed_url(self, endpoint: Endpoint) -> str:
+        """Start the endpoint's server command unless it runs; first stop any other
+        server of its ``gpu_group``, so they never run at the same time."""
+        current = self._managed.get(endpoint.id)
+        if current is not None and current.running and current.base_url:
+            return current.base_url
+        if endpoint.gpu_group is not None:
+            for other in [e for e in self._managed if e != endpoint.id]:
+                if self.by_id[other].gpu_group == endpoint.gpu_group:
+                    self._managed.pop(other).stop()
+        from pytest_mmbench.servers.managed import ManagedServer, ManagedServerError
+
+        assert endpoint.managed is not None and endpoint.base_url is not None
+        runtime = self.runtime[endpoint.id]
+        server = ManagedServer(
+            endpoint.id, endpoint.managed, endpoint.base_url, self.log_dir / f"{endpoint.id}.log"
+        )
+        runtime.server_log = str(server.log_path)
+        runtime.servers.append(server)
+        try:
+            runtime.base_url = server.start()
+        except ManagedServerError as exc:
+            runtime.unavailable = f"endpoint {endpoint.id}: {exc}"
+            raise EndpointUnavailable(runtime.unavailable) from None
+        self._managed[endpoint.id] = server
+        if runtime.server_start_s is None:
+            runtime.server_start_s = server.cold_start_s
+        return runtime.base_url
+
+    def stop_servers(self) -> None:
+        """Stop every managed server (before the report is written, so it has their ends)."""
+        for server in self._managed.values():
+            server.stop()
+        self._managed.clear()
 
     def capabilities(self, endpoint: Endpoint) -> Capabilities | None:
         """What the endpoint really does, probed once before its first measured request
@@ -174,6 +226,7 @@ class BenchSession:
         return client
 
     def close(self) -> None:
+        self.stop_servers()
         for telemetry in self._telemetry.values():
             telemetry.close()
         self._telemetry.clear()

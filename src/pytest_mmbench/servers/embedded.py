@@ -79,8 +79,9 @@ class EmbeddedServer:
         self.model_path: str | None = None
         self.start_s: float | None = None
 
-    def start(self) -> str:
-        """Start the server and return its OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
+    def start(self, port: int = 0) -> str:
+        """Start the server on ``port`` (0: a free one) and return its OpenAI base URL
+        (``http://127.0.0.1:PORT/v1``)."""
         if self._server is not None:
             assert self.base_url is not None
             return self.base_url
@@ -97,7 +98,7 @@ class EmbeddedServer:
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.hostnames = ["127.0.0.1"]
-        params.port = 0
+        params.port = port
         params.n_ctx = self.settings.ctx_size * self.settings.parallel
         params.n_parallel = self.settings.parallel
         params.cpuparams.n_threads = self.settings.threads

@@ -22,6 +22,7 @@ from pytest_mmbench.request.media import VideoSettings
 from pytest_mmbench.spec import fields
 from pytest_mmbench.spec.fields import HostsError as HostsError
 from pytest_mmbench.spec.fields import Parser, Where
+from pytest_mmbench.spec.launch import DEFAULT_BASE_URL, LaunchCommand, parse_launch
 from pytest_mmbench.spec.price import Price, parse_price
 from pytest_mmbench.spec.tomlfile import TomlFileError, read_toml
 from pytest_mmbench.spec.variants import Variant, parse_variants
@@ -59,8 +60,10 @@ class Endpoint:
 
     id: str
     model: str
-    base_url: str | None = None
-    launch: str | None = None
+    base_url: str | None = None  # may hold "{port}" for a managed server
+    launch: str | None = None  # "embedded", "command" (see managed) or None
+    managed: LaunchCommand | None = None  # the server command the run starts and stops
+    gpu_group: str | None = None  # endpoints of one group never run at the same time
     modalities: tuple[str, ...] = ("text",)
     api_key_env: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -102,6 +105,8 @@ class Endpoint:
             "model": self.model,
             "base_url": self.base_url,
             "launch": self.launch,
+            "managed": self.managed.describe() if self.managed else None,
+            "gpu_group": self.gpu_group,
             "modalities": list(self.modalities),
             "api_key_env": self.api_key_env,
             "header_names": sorted(self.headers),
@@ -220,12 +225,34 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
         frame_size=values.pop("video_frame_size", 448),
     )
 
+    if "launch" in values:
+        values["launch"] = parse_launch(where, "launch", values["launch"], path.parent)
+    if isinstance(values.get("launch"), LaunchCommand):
+        values["managed"] = values.pop("launch")
+        values["launch"] = "command"
+        if "embedded" in values:
+            raise where.error("embedded", 'only applies to launch = "embedded"')
+        if "model" not in values:
+            raise where.error("model", "missing; set the model name the launched server serves")
+        values.setdefault("base_url", DEFAULT_BASE_URL)
+        if "{port}" not in values["base_url"]:
+            raise where.error(
+                "base_url",
+                'must contain "{port}" for a launched server (the run picks a free port), '
+                'e.g. "http://127.0.0.1:{port}/v1"',
+            )
+    elif "base_url" in values and "{port}" in values["base_url"]:
+        raise where.error("base_url", '"{port}" only applies to endpoints with a launch command')
+    if "gpu_group" in values and values.get("launch") != "command":
+        raise where.error(
+            "gpu_group", "only applies to endpoints with launch = { command = [...] }"
+        )
     launch = values.get("launch")
     if launch is None and "base_url" not in values:
         raise where.error(
             "base_url", 'missing; set base_url = "http://host:port/v1" or launch = "embedded"'
         )
-    if launch is not None and "base_url" in values:
+    if launch == "embedded" and "base_url" in values:
         raise where.error("base_url", 'cannot be combined with launch = "embedded"; keep one')
     if "embedded" in values and launch is None:
         raise where.error("embedded", 'only applies to endpoints with launch = "embedded"')
@@ -242,7 +269,7 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
                 f"environment variable {key_env} is not set; export it before running "
                 "(the key itself never goes in hosts.toml)",
             )
-    if launch is not None:
+    if launch == "embedded":
         values.setdefault("embedded", EmbeddedSettings())
         values.setdefault("model", BUNDLED_MODEL_NAMES[values["embedded"].model])
         values.setdefault("hardware", "CPU (embedded llama.cpp)")
@@ -281,7 +308,8 @@ def _embedded(where: Where, key: str, value: Any) -> EmbeddedSettings:
 
 _FIELDS: dict[str, Parser] = {
     "base_url": fields.url,
-    "launch": fields.launch,
+    "launch": lambda where, key, value: value,  # parsed with the file's folder, below
+    "gpu_group": fields.string,
     "model": fields.string,
     "modalities": fields.modalities,
     "api_key_env": fields.env_name,

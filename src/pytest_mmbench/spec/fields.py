@@ -45,12 +45,6 @@ def url(where: Where, key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
-def launch(where: Where, key: str, value: Any) -> str:
-    if value != "embedded":
-        raise where.error(key, f'unknown launcher {show(value)}; the only launcher is "embedded"')
-    return "embedded"
-
-
 def modalities(where: Where, key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise where.error(
