@@ -1,7 +1,8 @@
 """``pytest-mmbench``: compare, re-print and judge stored reports without running anything.
 
 ``compare OLD NEW`` applies the same gate as ``--mm-baseline`` (the same pure function)
-and exits 1 on a regression; ``summary`` and ``frontier`` re-print a stored run.
+and exits 1 on a regression; ``summary`` and ``frontier`` re-print a stored run;
+``merge`` combines runs made apart into one report.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pytest_mmbench.decide.frontier import DEFAULT_REGIMES, RegimeResult, fronti
 from pytest_mmbench.decide.gate import DEFAULT_FAIL_ON, RuleError, parse_requirements, parse_rules
 from pytest_mmbench.report.html import missing_plot_library, write_outputs
 from pytest_mmbench.report.terminal import render_summary
+from pytest_mmbench.results.combine import CombineError, combine, merge_lines
+from pytest_mmbench.schema import validate_report
 from pytest_mmbench.spec.endpoints import HostsError, load_hosts
 
 
@@ -50,16 +53,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="take [frontier.<name>] regimes from this hosts file",
     )
+    merge = commands.add_parser("merge", help="combine reports of separate runs into one")
+    merge.add_argument("reports", type=Path, nargs="+")
+    merge.add_argument("-o", "--out", type=Path, required=True, help="the report to write")
+    merge.add_argument(
+        "--prefix", action="store_true", help="rename endpoints <report file stem>-<id>"
+    )
+    merge.add_argument("--hosts", type=Path, default=None, help="frontier regimes from here")
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (ReportFileError, RuleError, HostsError) as exc:
+    except (ReportFileError, RuleError, HostsError, CombineError) as exc:
         sys.stderr.write(f"pytest-mmbench: error: {exc}\n")
         return 2
 
 
+def _merge(args: argparse.Namespace) -> int:
+    """Combine, judge the frontier afresh, validate, and only then write."""
+    import json
+
+    names = [path.stem for path in args.reports]
+    if len(set(names)) < len(names):
+        names = [str(path) for path in args.reports]
+    combined = combine([(n, read_report(p)) for n, p in zip(names, args.reports, strict=True)],
+                       prefix=args.prefix)  # fmt: skip
+    regimes = load_hosts(args.hosts).regimes if args.hosts else DEFAULT_REGIMES
+    Decisions(regimes=regimes).apply(combined)
+    import jsonschema
+
+    try:
+        validate_report(combined)
+    except jsonschema.ValidationError as exc:  # an input was not a valid report
+        where = "/".join(str(part) for part in exc.absolute_path)
+        raise CombineError(
+            f"the merged report does not validate at {where}: {exc.message}"
+        ) from None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(combined, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    lines = [*merge_lines(combined), *render(frontier(combined, regimes)), f"wrote {args.out}"]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     out = sys.stdout
+    if args.command == "merge":
+        return _merge(args)
     if args.command == "compare":
         old, stored = read_report(args.old), read_report(args.new)
         # Judge afresh: the stored run's own gate, requirements and frontier do not apply.
