@@ -138,10 +138,14 @@ class BenchSession:
         return runtime.base_url
 
     def _managed_url(self, endpoint: Endpoint) -> str:
-        """Start the endpoint's server command unless it runs; first stop any other
-        server of its ``gpu_group``, so they never run at the same time."""
+        """Start the endpoint's server command unless this run already started it; first
+        stop any other server of its ``gpu_group``, so they never run at the same time.
+
+        Called before every request, inside telemetry windows: a started server's URL is
+        returned as it is, with no process check and never a restart there.  A server
+        that died on its own makes its requests fail, which the records show."""
         current = self._managed.get(endpoint.id)
-        if current is not None and current.running and current.base_url:
+        if current is not None and current.base_url:
             return current.base_url
         if endpoint.gpu_group is not None:
             for other in [e for e in self._managed if e != endpoint.id]:

@@ -161,10 +161,6 @@ class ManagedServer:
             else f"; log {self.log_path} is empty"
         )
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def stop(self) -> None:
         """SIGTERM to the process group, the grace period, then SIGKILL to the group."""
         process = self.process

@@ -141,6 +141,7 @@ class EndpointTelemetry:
             return
         self._sampler = sampler
         self._timeline = sampler.timeline
+        self._source_name = self._source.info.name
         first = sampler.sample_now()
         memory = [g.mem_used_mib for g in first.gpus]
         if first.error is None and memory and all(m is not None for m in memory):
@@ -189,9 +190,8 @@ class EndpointTelemetry:
         """The power timeline so far (None when no source was ever sampled)."""
         if self._timeline is None:
             return None
-        source = self._sampler.source.info.name if self._sampler is not None else self._source_name
         idle = self.idle.get("avg_power_w") if self.idle else None
-        return self._timeline.describe(source, idle)
+        return self._timeline.describe(self._source_name, idle)
 
     def context(self) -> dict[str, Any]:
         """Endpoint-level facts that ride on every record (so xdist workers report them)."""
@@ -224,6 +224,5 @@ class EndpointTelemetry:
 
     def close(self) -> None:
         if self._sampler is not None:
-            self._source_name = self._sampler.source.info.name
             self._sampler.stop()
             self._sampler = None
