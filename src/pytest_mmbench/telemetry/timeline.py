@@ -28,6 +28,9 @@ from pytest_mmbench.telemetry.window import gpu_max, gpu_total
 
 MAX_POINTS = 3000  # a few thousand: a sharp chart, ~100 kB of JSON per endpoint
 MAX_WINDOWS = 5000  # beyond this the windows are counted, not kept
+# Points and window edges are rounded alike (0.1 ms): a window's closing edge is a sample
+# itself, and must not land past the last point by rounding alone.
+TIME_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class Timeline:
             "read_errors": self.read_errors,
             "samples_per_point": stride,
             "idle_power_w": idle_power_w,
-            "t_s": [round(self._seconds(p.t_ns), 3) for p in points],
+            "t_s": [round(self._seconds(p.t_ns), TIME_DECIMALS) for p in points],
             "power_w": [_rounded(p.power_w) for p in points],
             "temp_c": [_rounded(t) for t in temps] if any(t is not None for t in temps) else None,
             "mem_used_mib": [_rounded(m) for m in memory]
@@ -184,8 +187,8 @@ class Timeline:
             "label": window.label,
             "kind": window.kind,
             "round": window.round,
-            "start_s": round(start_s, 4),
-            "end_s": round(end_s, 4),
+            "start_s": round(start_s, TIME_DECIMALS),
+            "end_s": round(end_s, TIME_DECIMALS),
             "energy_j": window.energy_j,
             "energy_method": window.energy_method,
             "energy_above_idle_j": above,
