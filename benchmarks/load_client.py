@@ -48,47 +48,10 @@ def serve_llama(parallel: int) -> None:
 
 
 def serve_synthetic(tokens: int, delay_ms: float) -> None:
-    """A minimal asyncio HTTP server streaming ``tokens`` SSE chunks per request."""
-    chunk = b'data: {"choices":[{"index":0,"delta":{"content":" tok"},"finish_reason":null}]}\n\n'
-    tail = (
-        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}\n\n'
-        b'data: {"choices":[],"usage":{"prompt_tokens":8,"completion_tokens":%d}}\n\n'
-        b"data: [DONE]\n\n"
-    ) % tokens
+    """The package's synthetic streaming server (``max_tokens`` chunks per request)."""
+    from pytest_mmbench.servers import synthetic
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    (
-                        int(line.split(b":")[1])
-                        for line in head.split(b"\r\n")
-                        if line.lower().startswith(b"content-length")
-                    ),
-                    0,
-                )
-                await reader.readexactly(length)
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                    b"Transfer-Encoding: chunked\r\n\r\n"
-                )
-                for _ in range(tokens):
-                    writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                    await writer.drain()
-                    if delay_ms:
-                        await asyncio.sleep(delay_ms / 1000)
-                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(tail), tail))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
-        print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
-        await server.serve_forever()
-
-    asyncio.run(main())
+    synthetic.main(["--tokens", str(tokens), "--delay-ms", str(delay_ms)])
 
 
 def start(kind: str, *args: str) -> tuple[subprocess.Popen[str], str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_mmbench.decide.bands import judge_bands, parse_bands
-from pytest_mmbench.decide.gate import RuleError, parse_requirements
+from pytest_mmbench.decide.gate import RuleError, check_requirements, parse_requirements
 from pytest_mmbench.results.cost import NO_PRICE, endpoint_cost, load_cost
 from pytest_mmbench.spec.endpoints import HostsError, load_hosts
 from pytest_mmbench.spec.price import Price
@@ -186,3 +186,24 @@ def test_price_and_variant_errors_name_the_key(tmp_path, table: str, problem: st
     )
     with pytest.raises(HostsError, match=problem):
         load_hosts(path)
+
+
+def test_share_and_cost_requirements_pass_at_the_line_and_fail_just_past_it() -> None:
+    """Seed 002's rows at their edges: 6/8 tools passes >=6/8 and 5/8 fails; a cost just
+    above its ceiling fails and one at it passes."""
+    endpoints = [{"id": e} for e in ("six", "five")]
+    summary = {
+        "six": {"evals": {"tools": {"passed": 6, "structured": 6, "total": 8}}},
+        "five": {"evals": {"tools": {"passed": 5, "structured": 5, "total": 8}}},
+    }
+    summary["six"]["cost"] = {"per_task": 2.0e-5, "missing": {}}
+    summary["five"]["cost"] = {"per_task": 2.1e-5, "missing": {}}
+    document = {"endpoints": endpoints, "summary": summary, "records": []}
+    rows = check_requirements(document, parse_requirements("tools>=6/8,cost_per_task<=2e-5"), {})
+    verdicts = {(r.endpoint, r.requirement): r.verdict for r in rows}
+    assert verdicts == {
+        ("six", "tools>=6/8"): "PASS",
+        ("six", "cost_per_task<=2e-05"): "PASS",  # 2e-5 is read (scientific notation)
+        ("five", "tools>=6/8"): "FAIL",
+        ("five", "cost_per_task<=2e-05"): "FAIL",
+    }

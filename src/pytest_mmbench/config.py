@@ -23,6 +23,7 @@ from pytest_mmbench.decide.gate import (
     parse_rules,
 )
 from pytest_mmbench.options import DEFAULT_REPORT
+from pytest_mmbench.spec.client_hosts import ClientSpec, parse_client_specs
 from pytest_mmbench.spec.load_plan import (
     Overrides,
     PlanError,
@@ -49,6 +50,7 @@ class Settings:
     load: Overrides = field(default_factory=Overrides)
     probe: bool = True
     run_id: str | None = None  # tags every prompt; a fixed one reproduces a run's prompts
+    clients: tuple[ClientSpec, ...] = ()  # load client hosts (--mm-clients)
 
     @property
     def uses_default_endpoint(self) -> bool:
@@ -119,6 +121,22 @@ def _path(config: pytest.Config, text: str) -> Path:
     return path if path.is_absolute() else Path(config.invocation_params.dir) / path
 
 
+def _clients(config: pytest.Config) -> tuple[ClientSpec, ...]:
+    text = _pick(config, "clients")
+    if not text:
+        return ()
+    try:
+        specs = tuple(parse_client_specs(text))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--mm-clients: {exc}") from None
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError(
+            "--mm-clients runs load points from this process's client hosts; "
+            "run without -n (pytest-xdist) or leave --mm-clients out"
+        )
+    return specs
+
+
 def _probe(config: pytest.Config) -> bool:
     text = (_pick(config, "probe") or "on").strip().lower()
     if text not in ("on", "off"):
@@ -176,4 +194,5 @@ def resolve(config: pytest.Config) -> Settings:
         idle_s=_numeric(config, "idle_s", 2.0, whole=False, least=0, strict=False),
         probe=_probe(config),
         run_id=_run_id(config),
+        clients=_clients(config),
     )

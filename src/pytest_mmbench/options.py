@@ -169,6 +169,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="spread each load point over N client processes (default 1)",
     )
     group.addoption(
+        "--mm-clients",
+        dest="mm_clients",
+        metavar="SPECS",
+        default=None,
+        help="run each load point from client processes on these hosts: execnet gateway "
+        'specs separated by ";", e.g. "socket=10.0.0.2:8888;2*ssh=me@box//python=python3" '
+        "(docs/scaling.md)",
+    )
+    group.addoption(
         "--mm-probe",
         dest="mm_probe",
         metavar="on|off",
@@ -193,6 +202,7 @@ def add_options(parser: pytest.Parser) -> None:
         ("duration", "load duration"),
         ("slo", "goodput SLO"),
         ("processes", "load client processes"),
+        ("clients", "load client hosts (execnet specs)"),
         ("baseline", "earlier report to gate against"),
         ("fail_on", "regression rules"),
         ("require", "absolute requirements"),

@@ -30,7 +30,7 @@ _RULE = re.compile(
 )
 _REQUIREMENT = re.compile(
     r"^\s*(?P<name>[a-z_0-9]+(?:\.[a-z_0-9]+)?)\s*(?P<op><=|>=)\s*"
-    r"(?P<value>-?\d+(?:\.\d+)?)(?:\s*/\s*(?P<of>\d+))?\s*$"
+    r"(?P<value>-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?:\s*/\s*(?P<of>\d+))?\s*$"
 )
 
 

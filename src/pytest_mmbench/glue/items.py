@@ -174,6 +174,13 @@ class LoadItem(pytest.Item):
             )
             self.session.shouldstop = message  # stop the run after this point is reported
             raise LoadFailed(message)
+        if row.get("partial"):
+            died = [h for h in row["hosts"] if h["status"] == "died"]
+            raise LoadFailed(
+                f"partial point: client host {', '.join(h['spec'] for h in died)} died "
+                f"({died[0]['error']}); {row['lost_with_client']} of {row['requests']} requests "
+                f"were lost with it, the {row['completed']} completed are kept in the report"
+            )
         if row["errors"]:
             examples = "; ".join(row["error_examples"])
             raise LoadFailed(

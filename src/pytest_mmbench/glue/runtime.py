@@ -60,6 +60,7 @@ def configure(config: pytest.Config) -> None:
         probe=settings.probe,
         run_id=xdist_support.worker_run_id(config) or settings.run_id,
         log_dir=settings.report_path.parent / "mmbench-servers",
+        clients=settings.clients,
     )
     config.stash[STATE_KEY] = BenchState(config, settings, session)
     xdist_support.register(config, session)

@@ -185,6 +185,14 @@ def _row_notes(row: Mapping[str, Any]) -> list[str]:
             f"{name}: INTERRUPTED: {row['completed']} of {row['requests']} requests completed "
             "and are measured"
         )
+    if row.get("partial"):
+        notes.append(
+            f"{name}: PARTIAL: a client host died; {row['lost_with_client']} requests were "
+            "lost with it, the completed ones are measured"
+        )
+    hosts = [h for h in row.get("hosts") or [] if h["spec"] != "local"]
+    if hosts:
+        notes.append(f"{name}: clients " + ", ".join(_host_note(h) for h in hosts))
     length = row.get("output_length") or {}
     if length.get("not_enforced"):
         share = length.get("missed_share")
@@ -194,6 +202,19 @@ def _row_notes(row: Mapping[str, Any]) -> list[str]:
             f"{missed} requests missed {length['target']} tokens"
         )
     return notes
+
+
+def _host_note(host: Mapping[str, Any]) -> str:
+    share = host["client_cpu_share"]
+    cpu = "n/a" if share is None else f"{100 * share:.0f}%"
+    offset = host["clock_offset_ms"]
+    clock = "n/a" if offset is None else f"{offset:+.2f} ms (rtt {host['clock_rtt_ms']:.2f})"
+    bound = " CLIENT-BOUND" if host["client_bound"] else ""
+    status = "" if host["status"] == "ok" else f" {host['status'].upper()}"
+    return (
+        f"{host['host']} [{host['spec']}] x{host['processes']}: {host['reported']}/"
+        f"{host['requests']} back, CPU {cpu}{bound}, clock {clock}{status}"
+    )
 
 
 def capability_line(endpoint: Mapping[str, Any]) -> str | None:

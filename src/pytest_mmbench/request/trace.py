@@ -80,6 +80,21 @@ class Trace:
         for name in self.__slots__:
             setattr(self, name, getattr(fresh, name))
 
+    def to_wire(self) -> dict[str, Any]:
+        """Plain types only, for an execnet channel from a client on another host."""
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        return data
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Trace:
+        trace = cls()
+        for name in cls.__slots__:
+            if name in data:
+                setattr(trace, name, data[name])
+        trace.tool_calls = [ToolCall(**call) for call in data.get("tool_calls", [])]
+        return trace
+
     @property
     def cached_tokens(self) -> int | None:
         """Prompt tokens the server served from its prefix cache, where it says so."""

@@ -21,7 +21,7 @@ from typing import Any
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.results.metrics import RequestMetrics, compute, gaps_ms
 from pytest_mmbench.results.stats import spread
-from pytest_mmbench.run.load.engine import PointRun
+from pytest_mmbench.run.load.engine import ClientHost, PointRun
 
 CLIENT_BOUND_SHARE = 0.9  # of one core
 NO_OUTPUT = "the stream ended without any output delta"
@@ -54,8 +54,11 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
     itl = [gap for r in done for gap in gaps_ms(r)]
     per_request_tok_s = [f.output_tok_s for f in figures]
     cpu_share = run.client_cpu_s / wall_s / max(1, run.processes) if wall_s > 0 else None
+    hosts = [host_entry(host) for host in run.hosts]
     row: dict[str, Any] = {
-        "requests": len(run.records),
+        "requests": len(run.records) + run.lost,
+        "partial": any(host["status"] == "died" for host in hosts),
+        "lost_with_client": run.lost,
         "completed": len(done),
         "interrupted": run.interrupted,
         "in_flight_at_interrupt": len(in_flight),
@@ -86,8 +89,10 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
         "goodput_share": None,
         "client_cpu_s": run.client_cpu_s,
         "client_cpu_share": cpu_share,
-        "client_bound": cpu_share is not None and cpu_share >= CLIENT_BOUND_SHARE,
+        "client_bound": (cpu_share is not None and cpu_share >= CLIENT_BOUND_SHARE)
+        or any(host["client_bound"] for host in hosts),
         "processes": run.processes,
+        "hosts": hosts,
         "stale_connection_retries": sum(r.stale_connection_retries for r in run.records),
         "server_decode_tok_s": spread((r.timings or {}).get("predicted_per_second") for r in done),
         "server_prompt_ms": spread((r.timings or {}).get("prompt_ms") for r in done),
@@ -104,6 +109,16 @@ def point_row(run: PointRun, slo: Mapping[str, float]) -> dict[str, Any]:
     if not out_tokens:
         row["missing"]["output_tok_s"] = "no completed request reported output tokens"
     return row
+
+
+def host_entry(host: ClientHost) -> dict[str, Any]:
+    """One client host's part: its CPU per process over its own span, and its clock."""
+    entry = host.describe()
+    wall = host.wall_s
+    share = host.client_cpu_s / wall / max(1, host.processes) if wall else None
+    entry["client_cpu_share"] = share
+    entry["client_bound"] = share is not None and share >= CLIENT_BOUND_SHARE
+    return entry
 
 
 def output_length(

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_mmbench.request.body import OPTIONAL_FIELDS
+from pytest_mmbench.spec.client_hosts import ClientSpec
 from pytest_mmbench.spec.endpoints import Endpoint
 
 if TYPE_CHECKING:  # loaded on first use: a run that sends nothing never imports them
     import httpx
 
     from pytest_mmbench.request.probe import Capabilities
+    from pytest_mmbench.run.load.hosts import ClientHosts
     from pytest_mmbench.servers.embedded import EmbeddedServer
     from pytest_mmbench.servers.managed import ManagedServer
     from pytest_mmbench.telemetry.sampler import EndpointTelemetry
@@ -96,6 +98,7 @@ class BenchSession:
         probe: bool = True,
         run_id: str | None = None,
         log_dir: Path | None = None,
+        clients: tuple[ClientSpec, ...] = (),
     ) -> None:
         self.endpoints = endpoints
         self.probe = probe
@@ -110,6 +113,8 @@ class BenchSession:
         self.log_dir = log_dir or Path("mmbench-servers")
         self._clients: dict[str, httpx.Client] = {}
         self.warmed: set[str] = set()
+        self.client_specs = clients
+        self._client_hosts: ClientHosts | None = None
 
     def base_url(self, endpoint: Endpoint) -> str:
         """The endpoint's URL, starting its embedded server on first use."""
@@ -229,7 +234,18 @@ class BenchSession:
             self._clients[endpoint.id] = client
         return client
 
+    def client_hosts(self) -> ClientHosts | None:
+        """The load client hosts of --mm-clients, or None to load from this host."""
+        if self.client_specs and self._client_hosts is None:
+            from pytest_mmbench.run.load.hosts import ClientHosts
+
+            self._client_hosts = ClientHosts(list(self.client_specs))
+        return self._client_hosts
+
     def close(self) -> None:
+        if self._client_hosts is not None:
+            self._client_hosts.close()
+            self._client_hosts = None
         self.stop_servers()
         for telemetry in self._telemetry.values():
             telemetry.close()

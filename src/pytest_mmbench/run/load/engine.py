@@ -1,36 +1,71 @@
 """Running a load point: one asyncio loop and connection pool, or several processes.
 
+The point is split into shares (:mod:`.shares`); each client process runs its share
+with :func:`run_share`, which is the same code on this host, in a local process pool
+(``--mm-processes``) and on other hosts (``--mm-clients``, :mod:`.hosts`).  Clients
+start together: local processes meet at a barrier after their warm-up, remote ones at
+a wall-clock instant corrected by each host's measured clock offset.
+
 The client's own CPU is measured as the loop thread's CPU time (``time.thread_time``),
 not the process's: with an embedded server the process also holds the server's
-threads.  A point whose client used nearly a full core is flagged ``client_bound``.
+threads.  A client that used nearly a full core is flagged ``client_bound``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import socket
 import ssl
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import schedule, stream_async
-from pytest_mmbench.run.load.arrivals import arrival_offsets
+from pytest_mmbench.run.load.shares import Share, split
 from pytest_mmbench.spec.load_plan import LoadPoint
+
+START_BARRIER_TIMEOUT_S = 120.0
+
+
+@dataclass
+class ClientHost:
+    """What one host's client processes did during a point (its own clock and CPU)."""
+
+    host: str
+    spec: str  # how it was reached: "local", or an execnet gateway spec
+    processes: int
+    requests: int  # given to it
+    reported: int = 0  # came back, completed or not
+    client_cpu_s: float = 0.0
+    wall_s: float | None = None  # its own first start to its last end
+    clock_offset_ms: float | None = None  # its wall clock minus ours (None: this host)
+    clock_rtt_ms: float | None = None  # round trip of the ping the offset came from
+    status: str = "ok"  # ok | interrupted | died
+    error: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass
 class PointRun:
     records: list[Trace]
-    start_ns: int
-    end_ns: int
+    start_ns: int  # the point's start and end on one clock (local: perf_counter; hosts:
+    end_ns: int  # our wall clock, each host's times corrected by its offset)
     client_cpu_s: float
     processes: int
     interrupted: bool = False  # Ctrl-C: the requests completed before it are kept
+    hosts: list[ClientHost] = field(default_factory=list)
+    lost: int = 0  # given to a client that died before reporting them
 
 
 @dataclass(frozen=True)
@@ -44,15 +79,37 @@ class Target:
     warmup: bytes | None = None
 
 
+@dataclass
+class ShareControl:
+    """How a share is started, reported and stopped from outside its loop thread."""
+
+    wait_for_start: Callable[[], None] | None = None  # after warm-up, before timing
+    on_record: Callable[[Trace], None] | None = None  # each request as it ends
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task[None] | None = None
+
+    def cancel(self) -> None:
+        """Stop the share from another thread; requests that ended are kept."""
+        if self.loop is not None and self.task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                self.loop.call_soon_threadsafe(self.task.cancel)
+
+
 def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun:
-    if point.processes <= 1:
-        return _run_here(target, point, bodies, 0)
-    shares = _split(point, bodies)
+    """The point on this host: in this process, or spread over ``point.processes``."""
+    shares = split(point, bodies, point.processes)
+    if len(shares) == 1:
+        run = run_share(target, shares[0])
+        run.hosts = [_local_host(run, len(bodies))]
+        return run
     context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(shares))
     interrupted = False
     runs: list[PointRun] = []
-    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
-        futures = [pool.submit(_run_share, (target, p, b, offset)) for p, b, offset in shares]
+    with ProcessPoolExecutor(
+        max_workers=len(shares), mp_context=context, initializer=_hold, initargs=(barrier,)
+    ) as pool:
+        futures = [pool.submit(_run_in_child, target, share) for share in shares]
         for future in futures:
             try:
                 try:
@@ -65,7 +122,7 @@ def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun
         pool.shutdown(cancel_futures=True)
     if not runs:
         raise KeyboardInterrupt  # nothing came back from any client process
-    return PointRun(
+    run = PointRun(
         records=[r for run in runs for r in run.records],
         start_ns=min(run.start_ns for run in runs),
         end_ns=max(run.end_ns for run in runs),
@@ -73,40 +130,49 @@ def run_point(target: Target, point: LoadPoint, bodies: list[bytes]) -> PointRun
         processes=len(runs),
         interrupted=interrupted or any(run.interrupted for run in runs),
     )
+    run.hosts = [_local_host(run, len(bodies))]
+    return run
 
 
-def _split(point: LoadPoint, bodies: list[bytes]) -> list[tuple[LoadPoint, list[bytes], int]]:
-    from dataclasses import replace
-
-    n = min(point.processes, len(bodies))
-    shares, start = [], 0
-    for k in range(n):
-        size = len(bodies) // n + (1 if k < len(bodies) % n else 0)
-        part = replace(
-            point,
-            processes=1,
-            requests=size,
-            concurrency=max(1, (point.concurrency or 1) // n) if point.concurrency else None,
-            rate=point.rate / n if point.rate else None,
-            seed=point.seed + k,
-        )
-        shares.append((part, bodies[start : start + size], start))
-        start += size
-    return shares
+def _local_host(run: PointRun, requests: int) -> ClientHost:
+    return ClientHost(
+        host=socket.gethostname(),
+        spec="local",
+        processes=run.processes,
+        requests=requests,
+        reported=len(run.records),
+        client_cpu_s=run.client_cpu_s,
+        wall_s=(run.end_ns - run.start_ns) / 1e9,
+        status="interrupted" if run.interrupted else "ok",
+    )
 
 
-def _run_share(args: tuple[Target, LoadPoint, list[bytes], int]) -> PointRun:
-    return _run_here(*args)
+_start_barrier: Any = None  # set in each pool process by _hold
 
 
-def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int) -> PointRun:
-    cpu_before = time.thread_time()
-    started = [time.perf_counter_ns()]  # moved on by _drive once warm-up is done
+def _hold(barrier: Any) -> None:
+    global _start_barrier
+    _start_barrier = barrier
+
+
+def _run_in_child(target: Target, share: Share) -> PointRun:
+    def meet() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a sibling never came
+            _start_barrier.wait(START_BARRIER_TIMEOUT_S)
+
+    return run_share(target, share, ShareControl(wait_for_start=meet))
+
+
+def run_share(target: Target, share: Share, control: ShareControl | None = None) -> PointRun:
+    """One client's share, in this thread's own event loop."""
+    control = control or ShareControl()
+    # both moved on by _drive once warm-up is done: set-up and warm-up are not the point's
+    started, cpu_started = [time.perf_counter_ns()], [time.thread_time()]
     records: list[Trace] = []
     interrupted = False
     try:
-        asyncio.run(_drive(target, point, bodies, offset, records, started))
-    except KeyboardInterrupt:
+        asyncio.run(_drive(target, share, records, (started, cpu_started), control))
+    except (KeyboardInterrupt, asyncio.CancelledError):
         interrupted = True
         for record in records:
             if record.end_ns is None:
@@ -116,7 +182,7 @@ def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int
         records=records,
         start_ns=started[0],
         end_ns=end,
-        client_cpu_s=time.thread_time() - cpu_before,
+        client_cpu_s=time.thread_time() - cpu_started[0],
         processes=1,
         interrupted=interrupted,
     )
@@ -124,11 +190,10 @@ def _run_here(target: Target, point: LoadPoint, bodies: list[bytes], offset: int
 
 async def _drive(
     target: Target,
-    point: LoadPoint,
-    bodies: list[bytes],
-    offset: int,
+    share: Share,
     records: list[Trace],
-    started: list[int],
+    starts: tuple[list[int], list[float]],
+    control: ShareControl,
 ) -> None:
     """One single-connection client per slot, not one shared pool.
 
@@ -137,27 +202,33 @@ async def _drive(
     ~100 us per chunk and made the client the bottleneck.  A client per slot keeps every
     pool at one connection; the clients together are the pool sized to the concurrency.
     """
-    slots = point.concurrency or point.max_concurrency or len(bodies)
+    control.loop, control.task = asyncio.get_running_loop(), asyncio.current_task()
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     timeout = httpx.Timeout(target.timeout_s, connect=min(10.0, target.timeout_s))
     tls = _tls_context()  # one CA bundle load, not one per client (19 ms each)
-    clients = [httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls) for _ in range(slots)]
-    deadline = (
-        time.perf_counter_ns() + int(point.duration_s * 1e9)
-        if point.duration_s is not None
-        else None
-    )
+    clients = [
+        httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls)
+        for _ in range(max(1, share.slots))
+    ]
     try:
         if target.warmup is not None:
             ignored = Trace(index=-1, due_ns=time.perf_counter_ns())
             await stream_async(
                 clients[0], target.url, target.warmup, target.headers, target.timeout_s, ignored
             )
+        if control.wait_for_start is not None:
+            control.wait_for_start()  # blocks the loop on purpose: nothing runs yet
+        started, cpu_started = starts
         started[0] = time.perf_counter_ns()  # the point's wall time starts here
-        if point.rate is None:
-            await _closed(clients, target, bodies, deadline, records, offset)
+        cpu_started[0] = time.thread_time()
+        deadline = (
+            started[0] + int(share.duration_s * 1e9) if share.duration_s is not None else None
+        )
+        send = _Sender(target, records, control.on_record)
+        if share.due_s is None:
+            await _closed(clients, share, deadline, send)
         else:
-            await _open(clients, target, point, bodies, deadline, records, offset)
+            await _open(clients, share, started[0], deadline, send)
     finally:
         await asyncio.gather(*(client.aclose() for client in clients))
 
@@ -171,63 +242,63 @@ def _tls_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
+class _Sender:
+    """Sends one request of the share and records it; reports it when it ends."""
+
+    def __init__(
+        self, target: Target, records: list[Trace], on_record: Callable[[Trace], None] | None
+    ) -> None:
+        self.target, self.records, self.on_record = target, records, on_record
+
+    async def __call__(self, client: httpx.AsyncClient, index: int, body: bytes, due: int) -> None:
+        record = schedule(Trace(index=index), due)
+        self.records.append(record)
+        t = self.target
+        await stream_async(client, t.url, body, t.headers, t.timeout_s, record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+
 async def _closed(
-    clients: list[httpx.AsyncClient],
-    target: Target,
-    bodies: list[bytes],
-    deadline: int | None,
-    records: list[Trace],
-    offset: int,
+    clients: list[httpx.AsyncClient], share: Share, deadline: int | None, send: _Sender
 ) -> None:
     """One worker per client, each sending its next request as soon as its last one ends."""
-    queue = iter(range(len(bodies)))
+    queue = iter(range(len(share.bodies)))
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in queue:
             now = time.perf_counter_ns()
             if deadline is not None and now > deadline:
                 return
-            record = schedule(Trace(index=offset + i), now)
-            records.append(record)
-            await stream_async(
-                client, target.url, bodies[i], target.headers, target.timeout_s, record
-            )
+            await send(client, share.indexes[i], share.bodies[i], now)
 
     await asyncio.gather(*(worker(client) for client in clients))
 
 
 async def _open(
     clients: list[httpx.AsyncClient],
-    target: Target,
-    point: LoadPoint,
-    bodies: list[bytes],
+    share: Share,
+    start: int,
     deadline: int | None,
-    records: list[Trace],
-    offset: int,
+    send: _Sender,
 ) -> None:
-    """Requests due at seeded Poisson/gamma times; a request waiting for a free client is
+    """Requests due at their scheduled times; a request waiting for a free client is
     still timed from when it was due, so our own queueing shows in its latency."""
-    assert point.rate is not None
-    offsets = arrival_offsets(point.rate, len(bodies), point.burstiness, point.seed)
+    assert share.due_s is not None
     free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
     for client in clients:
         free.put_nowait(client)
-    start = time.perf_counter_ns()
 
     async def one(i: int, due: int) -> None:
         client = await free.get()
         try:
-            record = schedule(Trace(index=offset + i), due)
-            records.append(record)
-            await stream_async(
-                client, target.url, bodies[i], target.headers, target.timeout_s, record
-            )
+            await send(client, share.indexes[i], share.bodies[i], due)
         finally:
             free.put_nowait(client)
 
     tasks = []
     try:
-        for i, seconds in enumerate(offsets):
+        for i, seconds in enumerate(share.due_s):
             due = start + int(seconds * 1e9)
             if deadline is not None and due > deadline:
                 break

@@ -20,6 +20,7 @@ from pytest_mmbench.results.cost import load_cost
 from pytest_mmbench.results.load_row import output_length, point_row
 from pytest_mmbench.results.stats import energy_figures
 from pytest_mmbench.run.load.engine import Target, run_point
+from pytest_mmbench.run.load.hosts import ClientHostError
 from pytest_mmbench.run.load.prompts import build_prompts
 from pytest_mmbench.run.session import BenchSession
 from pytest_mmbench.spec.cases import Case
@@ -79,8 +80,15 @@ def run_load_point(
     target = Target(
         chat_url(base_url), headers, endpoint.timeout_s, warmup=warmup_body(endpoint, drop)
     )
+    clients = session.client_hosts()
     with telemetry.window(f"{case.id} {point.label}", kind="load") as window:
-        run = run_point(target, point, bodies)
+        try:
+            if clients is not None:
+                run = clients.run(target, point, bodies)
+            else:
+                run = run_point(target, point, bodies)
+        except ClientHostError as exc:
+            raise LoadSetupError(str(exc)) from None
     row = point_row(run, point.slo)
     row["output_length"] = output_length(
         row, point.output_tokens, point.ignore_eos, dropped_length, sorted(drop)
