@@ -76,6 +76,8 @@ def test_two_servers_of_one_gpu_group_run_in_turn(pytester, write_hosts) -> None
         assert endpoint["launch"] == "command" and endpoint["gpu_group"] == "cpu0"
         assert 0 < run["cold_start_s"] < 60 and runtime["server_start_s"] == run["cold_start_s"]
         assert run["stopped_by"] == "SIGTERM" and run["exit_code"] == 0
+        # the model is loaded when it answers ready: SmolLM2-135M's weights alone are ~100 MiB
+        assert run["memory_mib_at_ready"] > 100 and run["memory_reason"] is None
         log = Path(runtime["server_log"]).read_text()
         assert f"{marker}-{endpoint['id']}" in log and "stopped" in log
         assert not alive(run["pid"])
@@ -93,7 +95,10 @@ def test_two_servers_of_one_gpu_group_run_in_turn(pytester, write_hosts) -> None
                 for edge in (other["started_at"], other["ready_at"], other["stopped_at"]):
                     assert not start <= edge <= end
     result.stdout.fnmatch_lines(
-        ["first server: cold start * s, 1 start(s), stopped by SIGTERM, gpu_group cpu0; log *"]
+        [
+            "first server: cold start * s, * MiB resident at ready, 1 start(s), stopped by "
+            "SIGTERM, gpu_group cpu0; log *"
+        ]
     )
     assert with_marker(marker) == []
 

@@ -319,6 +319,9 @@ def server_lines(endpoint: Mapping[str, Any]) -> list[str]:
         return []
     colds = [r["cold_start_s"] for r in runs if r.get("cold_start_s") is not None]
     cold = f"cold start {colds[0]:.1f} s" if colds else "never ready"
+    memory = [r["memory_mib_at_ready"] for r in runs if r.get("memory_mib_at_ready") is not None]
+    if memory:
+        cold += f", {memory[0]:.0f} MiB resident at ready"
     ends = ", ".join(sorted({str(r.get("stopped_by") or "still running") for r in runs}))
     group = f", gpu_group {endpoint['gpu_group']}" if endpoint.get("gpu_group") else ""
     return [

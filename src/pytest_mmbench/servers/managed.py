@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from pytest_mmbench.request.tokenize import server_root
+from pytest_mmbench.servers.process_memory import group_rss_mib
 from pytest_mmbench.spec.launch import LaunchCommand
 
 LOG_TAIL_LINES = 15
@@ -86,6 +87,8 @@ class ManagedServer:
         self.cold_start_s: float | None = None
         self.stopped_by: str | None = None
         self.exit_code: int | None = None
+        self.memory_mib_at_ready: float | None = None  # every process of its group
+        self.memory_reason: str | None = None
 
     def start(self) -> str:
         """Start the command and wait until ``ready`` answers 200; return the base URL."""
@@ -121,6 +124,8 @@ class ManagedServer:
             raise
         self.cold_start_s = time.perf_counter() - started
         self.ready_at = time.time()
+        assert self.process is not None
+        self.memory_mib_at_ready, self.memory_reason = group_rss_mib(self.process.pid)
         return root
 
     def _wait_ready(self, url: str, started: float) -> None:
@@ -191,6 +196,8 @@ class ManagedServer:
             "cold_start_s": self.cold_start_s,
             "stopped_by": self.stopped_by,
             "exit_code": self.exit_code,
+            "memory_mib_at_ready": self.memory_mib_at_ready,
+            "memory_reason": self.memory_reason,
         }
 
 
