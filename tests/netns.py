@@ -66,8 +66,8 @@ def available() -> str | None:
         return "network namespaces are Linux only"
     if os.geteuid() != 0:
         return "network namespaces need root"
-    if shutil.which("ip") is None:
-        return "iproute2's ip command is not installed"
+    if shutil.which("ip") is None or shutil.which("ss") is None:
+        return "iproute2's ip and ss commands are not installed"
     probe = f"mmp{uuid.uuid4().hex[:6]}"
     made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if made.returncode:
