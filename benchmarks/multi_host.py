@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -58,6 +59,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--delay-ms", type=float, default=5.0)
     parser.add_argument("--prefill-ms", type=float, default=50.0)
+    parser.add_argument("--hosts", type=int, default=2, help="client hosts (namespaces)")
+    parser.add_argument("--only", choices=["closed", "open"], default=None)
+    parser.add_argument(
+        "--pin",
+        default="0:1",
+        help="SERVER_CPUS:CLIENT_CPUS, e.g. 0:1 ('' to leave scheduling alone). On one "
+        "small machine the clients would otherwise take CPU from the server, which real "
+        "client hosts do not",
+    )
     args = parser.parse_args()
     reason = netns.available()
     if reason:
@@ -67,7 +77,9 @@ def main() -> None:
         "closed c8": LoadPoint(concurrency=8, requests=args.requests),
         "open 40 req/s": LoadPoint(concurrency=None, rate=40.0, requests=args.requests),
     }
-    with netns.client_hosts(2) as (server_ip, hosts):
+    if args.only:
+        points = {k: v for k, v in points.items() if k.startswith(args.only)}
+    with netns.client_hosts(args.hosts) as (server_ip, hosts):
         server = subprocess.Popen(
             [
                 *(sys.executable, "-m", "pytest_mmbench.servers.synthetic"),
@@ -79,6 +91,17 @@ def main() -> None:
         )
         assert server.stdout is not None
         url = server.stdout.readline().strip()
+        here_single = here_split = set(range(os.cpu_count() or 1))
+        if args.pin:
+            server_cpus, client_cpus = (_cpus(part) for part in args.pin.split(":"))
+            os.sched_setaffinity(server.pid, server_cpus)
+            for host in hosts:
+                for pid in _namespace_pids(host.namespace):
+                    os.sched_setaffinity(pid, client_cpus)
+            # this process is the client of the single-process runs; in the split runs it
+            # only gathers records, which on real hosts happens on another machine, so it
+            # keeps off the clients' CPUs then
+            here_single, here_split = client_cpus, server_cpus
         warm = body(-1, 1)
         target = Target(url + "/chat/completions", {"Content-Type": "application/json"}, 60, warm)
         clients = ClientHosts([ClientSpec(h.spec) for h in hosts])
@@ -86,13 +109,16 @@ def main() -> None:
             print(
                 f"synthetic server at {url}: {args.prefill_ms:g} ms to the first of "
                 f"{args.tokens} chunks, {args.delay_ms:g} ms apart; "
-                f"{args.requests} requests per point; median of {args.repeats} repeats\n"
+                f"{args.requests} requests per point; median of {args.repeats} repeats; "
+                f"pinned (server:clients) {args.pin or 'no'}\n"
             )
             for name, point in points.items():
                 single: list[dict[str, Any]] = []
                 split: list[dict[str, Any]] = []
                 for _ in range(args.repeats):
+                    _pin_self(here_single)
                     single.append(point_row(run_point(target, point, bodies), {}))
+                    _pin_self(here_split)
                     split.append(point_row(clients.run(target, point, bodies), {}))
                 report(name, single, split)
         finally:
@@ -100,16 +126,37 @@ def main() -> None:
             server.terminate()
 
 
+def _cpus(text: str) -> set[int]:
+    return {int(c) for c in text.split(",") if c.strip()}
+
+
+def _pin_self(cpus: set[int]) -> None:
+    """Every thread of this process (execnet's I/O threads too) onto ``cpus``."""
+    for tid in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(tid), cpus)
+
+
+def _namespace_pids(namespace: str) -> list[int]:
+    found = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
 def report(name: str, single: list[dict[str, Any]], split: list[dict[str, Any]]) -> None:
     print(f"== {name}")
-    print(f"  {'figure':<14} {'1 process':>10} {'2 hosts':>10} {'diff':>8}")
+    hosts = f"{len(split[0]['hosts'])} hosts"
+    print(f"  {'figure':<14} {'1 process':>10} {hosts:>10} {'diff':>8}   1-process repeats (noise)")
     for label, pick in FIGURES:
-        a = statistics.median(pick(r) for r in single)
+        mine = [pick(r) for r in single]
+        a = statistics.median(mine)
         b = statistics.median(pick(r) for r in split)
-        print(f"  {label:<14} {a:>10.2f} {b:>10.2f} {100 * (b - a) / a:>+7.2f}%")
+        noise = 100 * (max(mine) - min(mine)) / a
+        print(
+            f"  {label:<14} {a:>10.2f} {b:>10.2f} {100 * (b - a) / a:>+7.2f}%   "
+            f"{min(mine):.2f}..{max(mine):.2f} ({noise:.1f}%)"
+        )
     lost = [r["requests"] - r["completed"] for r in split]
     print(
-        f"  requests lost or failed, per repeat (2 hosts): {lost}; single: "
+        f"  requests lost or failed, per repeat, {hosts}: {lost}; single: "
         f"{[r['requests'] - r['completed'] for r in single]}"
     )
     for row in split:

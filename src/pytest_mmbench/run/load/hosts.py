@@ -139,12 +139,16 @@ class ClientHosts:
         clients = self.open()
         shares = split(point, bodies, len(clients))
         clients = clients[: len(shares)]
-        for client, share in zip(clients, shares, strict=True):
-            client.channel.send(("share", target.__dict__, share.to_wire()))
-        for client in clients:
-            client.expect("ready", target.timeout_s + HELLO_TIMEOUT_S)
-        for client in clients:
-            _measure_clock(client)
+        try:
+            for client, share in zip(clients, shares, strict=True):
+                client.channel.send(("share", target.__dict__, share.to_wire()))
+            for client in clients:
+                client.expect("ready", target.timeout_s + HELLO_TIMEOUT_S)
+            for client in clients:
+                _measure_clock(client)
+        except BaseException:  # nothing was sent yet; clients left waiting must not linger
+            self.close()
+            raise
         lead_s = max(0.05, 3 * max(c.rtt_s or 0.0 for c in clients))
         start_at = time.time() + lead_s
         for client in clients:
