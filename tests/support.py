@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +44,29 @@ def case_file(
     path = folder / name
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def interrupt_pytest(folder: Path, args: list[str], after_s: float) -> tuple[int, str]:
+    """Run pytest in ``folder`` in its own process group, like a terminal's foreground
+    job, and send the group SIGINT ``after_s`` seconds after the load item has started.
+    (exit status, everything it printed)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", *args, "-v", "-p", "no:cacheprovider"]
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"mm_load.toml::chat" not in seen and time.monotonic() < deadline:
+        seen += process.stdout.read1(4096)  # the item's line: the point has started
+    time.sleep(after_s)
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    return process.returncode, (seen + output).decode("utf-8", "replace")

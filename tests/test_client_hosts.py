@@ -23,6 +23,7 @@ import netns
 from pytest_mmbench.report.terminal import load_notes
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.results.load_row import point_row
+from pytest_mmbench.run.load import gather
 from pytest_mmbench.run.load import hosts as hosts_module
 from pytest_mmbench.run.load.arrivals import arrival_offsets
 from pytest_mmbench.run.load.engine import Target
@@ -30,7 +31,7 @@ from pytest_mmbench.run.load.hosts import ClientHostError, ClientHosts
 from pytest_mmbench.run.load.shares import split
 from pytest_mmbench.spec.client_hosts import ClientSpec, parse_client_specs
 from pytest_mmbench.spec.load_plan import LoadPoint
-from support import load_report
+from support import interrupt_pytest, load_report
 
 NO_NETNS = netns.available()
 needs_netns = pytest.mark.skipif(NO_NETNS is not None, reason=str(NO_NETNS))
@@ -115,12 +116,12 @@ def test_times_from_a_host_with_a_skewed_clock_land_on_ours() -> None:
         ClientSpec("socket=10.0.0.3:8888"), None, None, queue.Queue(), {"host": "a"}, 0.0, 0.001
     )
     traces = [Trace(index=0, wall_start=1000.2), Trace(index=1, wall_start=1005.2)]
-    traces[1].wall_start -= 5.0  # as _collect does on arrival
+    traces[1].wall_start -= 5.0  # as collect does on arrival
     done = [
         {"client_cpu_s": 0.1, "start_wall": 1000.0, "end_wall": 1001.0, "interrupted": False},
         {"client_cpu_s": 0.1, "start_wall": 1005.0, "end_wall": 1006.0, "interrupted": False},
     ]
-    run = hosts_module._merge([here, ahead], [1, 1], [[traces[0]], [traces[1]]], done, False)
+    run = gather.merge([here, ahead], [1, 1], [[traces[0]], [traces[1]]], done, False)
     assert (run.start_ns, run.end_ns) == (1000 * 10**9, 1001 * 10**9)  # not a 6 s point
     assert [h.clock_offset_ms for h in run.hosts] == [0.0, 5000.0]
 
@@ -285,33 +286,118 @@ def test_ctrl_c_during_a_point_from_two_hosts_keeps_what_ended(tmp_path, namespa
         '[[case]]\nid = "chat"\nmodality = "text"\n'
         "load = { concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16 }\n"
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    command = [sys.executable, "-m", "pytest", "mm_load.toml", "--mm-endpoints=hosts.toml", "-v"]
-    command += [f"--mm-clients={hosts[0].spec};{hosts[1].spec}", "-p", "no:cacheprovider"]
     try:
-        process = subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        seen = b""
-        deadline = time.monotonic() + 60
-        while b"mm_load.toml::chat" not in seen and time.monotonic() < deadline:
-            seen += process.stdout.read1(4096)
-        time.sleep(3.0)  # ~0.35 s a request, 4 at a time: about 30 of 80 have ended
-        os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        row, text = interrupted_run(tmp_path, f"--mm-clients={hosts[0].spec};{hosts[1].spec}")
     finally:
         server.terminate()
-    text = (seen + output).decode("utf-8", "replace")
-    assert process.returncode == 2, text
-    (row,) = load_report(tmp_path / "mmbench-report.json")["load"]["s"]
     assert row["interrupted"] is True and row["partial"] is False, text
     assert 4 <= row["completed"] < 80 and row["errors"] == 0
     assert row["requests"] == row["completed"] + row["in_flight_at_interrupt"]
     assert {h["status"] for h in row["hosts"]} == {"interrupted"}
+
+
+def chat_body(tokens: int = 16) -> bytes:
+    return json.dumps(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        | {"max_tokens": tokens, "stream_options": {"include_usage": True}}
+    ).encode()
+
+
+def test_a_client_that_breaks_is_one_clear_error_without_the_key(fault_server) -> None:
+    """A header httpx cannot encode breaks the client in its warm-up: the point gets the
+    reason at once instead of waiting for a client that will never report."""
+    clients = ClientHosts([ClientSpec("popen")])
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer sk-sec\u00a0ret"}
+    target = Target(fault_server.url + "/chat/completions", headers, 10.0, warmup=chat_body())
+    started = time.monotonic()
+    try:
+        with pytest.raises(ClientHostError, match="the client broke: UnicodeEncodeError") as info:
+            clients.run(target, LoadPoint(concurrency=1, requests=2), [chat_body()] * 2)
+    finally:
+        clients.close()
+    assert time.monotonic() - started < 10
+    assert "sk-sec" not in str(info.value)
+
+
+def test_a_client_lost_between_points_is_replaced(fault_server) -> None:
+    clients = ClientHosts([ClientSpec("popen")])
+    target = Target(fault_server.url + "/chat/completions", {}, 10.0)
+    point = LoadPoint(concurrency=2, requests=4)
+    try:
+        first = point_row(clients.run(target, point, [chat_body()] * 4), {})
+        (client,) = clients.open()
+        os.kill(client.hello["pid"], signal.SIGKILL)  # the host goes away between points
+        time.sleep(0.5)
+        second = point_row(clients.run(target, point, [chat_body()] * 4), {})
+    finally:
+        clients.close()
+    assert first["completed"] == second["completed"] == 4
+    assert second["hosts"][0]["status"] == "ok"
+
+
+def test_ctrl_c_with_local_gateway_clients_stops_them_not_kills_them(tmp_path) -> None:
+    """popen (and ssh) clients are children in our process group: the terminal's SIGINT
+    reaches them too, so they are started with it ignored and get "stop" from us."""
+    server, url = synthetic_server("127.0.0.1", delay_ms=20)
+    (tmp_path / "hosts.toml").write_text(f'[endpoints.s]\nbase_url = "{url}"\nmodel = "m"\n')
+    (tmp_path / "mm_load.toml").write_text(
+        '[[case]]\nid = "chat"\nmodality = "text"\n'
+        "load = { concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16 }\n"
+    )
+    try:
+        row, text = interrupted_run(tmp_path, "--mm-clients=popen;popen")
+    finally:
+        server.terminate()
+    assert row["interrupted"] is True and row["partial"] is False, text
+    assert row["lost_with_client"] == 0 and 4 <= row["completed"] < 80
+    assert row["requests"] == row["completed"] + row["in_flight_at_interrupt"]
+    assert {h["status"] for h in row["hosts"]} == {"interrupted"}
+
+
+def interrupted_run(folder, clients: str) -> tuple[dict[str, object], str]:
+    """SIGINT 3 s into the point: ~0.35 s a request, 4 at a time, so about 30 of 80 ended."""
+    returncode, text = interrupt_pytest(
+        folder, ["mm_load.toml", "--mm-endpoints=hosts.toml", clients], after_s=3.0
+    )
+    assert returncode == 2, text
+    (row,) = load_report(folder / "mmbench-report.json")["load"]["s"]
+    return row, text
+
+
+@needs_netns
+def test_a_host_cut_off_the_network_is_declared_dead(namespaces, monkeypatch) -> None:
+    """A host that vanishes without closing its connection (its link goes down) is
+    noticed by its silence: no record and no heartbeat for SILENCE_S."""
+    monkeypatch.setattr(gather, "SILENCE_S", 3.0)
+    server_ip, hosts = namespaces
+    server, url = synthetic_server(server_ip, delay_ms=20)
+    clients = ClientHosts([ClientSpec(h.spec) for h in hosts])
+    target = Target(url + "/chat/completions", {"Content-Type": "application/json"}, 30.0)
+    link = ["ip", "-n", hosts[1].namespace, "link", "set"]
+    veth = next(
+        name.split("@")[0]
+        for name in subprocess.run(
+            ["ip", "-n", hosts[1].namespace, "-o", "link"], capture_output=True, text=True
+        ).stdout.split(": ")
+        if name.startswith("mm")
+    )
+    cut = threading.Timer(1.2, lambda: subprocess.run([*link, veth, "down"], check=True))
+    try:
+        started = time.monotonic()
+        cut.start()
+        row = point_row(
+            clients.run(target, LoadPoint(concurrency=4, requests=32), [chat_body()] * 32), {}
+        )
+        took = time.monotonic() - started
+    finally:
+        cut.cancel()
+        subprocess.run([*link, veth, "up"], check=True)
+        clients.close()
+        server.terminate()
+        hosts[1].kill()
+        hosts[1].start()
+    assert took < 15
+    alive, dead = row["hosts"]
+    assert alive["status"] == "ok" and alive["reported"] == 16
+    assert dead["status"] == "died" and "no word from it for 3 s" in dead["error"]
+    assert row["partial"] is True and row["lost_with_client"] == 16 - dead["reported"]

@@ -6,16 +6,11 @@ whole foreground group), in the middle of a load point against the embedded serv
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from support import load_report
+from support import interrupt_pytest, load_report
 
 
 @pytest.mark.parametrize(
@@ -29,28 +24,12 @@ def test_sigint_during_a_load_point_keeps_its_completed_requests(tmp_path: Path,
         '[[case]]\nid = "chat"\nmodality = "text"\n'
         f"load = {{ {loop}, requests = 80, input_tokens = 40, output_tokens = 24 }}\n"
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MM_BENCH_RUN_ID": "sigint"}
-    env.pop("PYTEST_ADDOPTS", None)
-    command = [sys.executable, "-m", "pytest", "mm_load.toml", "--mm-endpoints=hosts.toml"]
-    command += ["-v", "-p", "no:cacheprovider", "-p", "no:benchmark", "-p", "no:xdist"]
-    process = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
+    returncode, output = interrupt_pytest(
+        tmp_path,
+        ["mm_load.toml", "--mm-endpoints=hosts.toml", "-p", "no:benchmark", "-p", "no:xdist"],
+        after_s=8.0,  # some requests complete (0.3 to 1 s each here), far from all 80
     )
-    assert process.stdout is not None
-    seen = b""
-    deadline = time.monotonic() + 60
-    while b"mm_load.toml::chat" not in seen and time.monotonic() < deadline:
-        seen += process.stdout.read1(4096)  # the item's line: the point has started
-    time.sleep(8.0)  # some requests complete (0.3 to 1 s each here), far from all 80
-    os.killpg(process.pid, signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    output = (seen + output).decode("utf-8", "replace")
-    assert process.returncode == 2, output  # pytest's "interrupted"
+    assert returncode == 2, output  # pytest's "interrupted"
     (row,) = load_report(tmp_path / "mmbench-report.json")["load"]["local"]
     assert row["interrupted"] is True, output
     assert 1 <= row["completed"] < 80 and row["errors"] == 0

@@ -129,10 +129,15 @@ def _clients(config: pytest.Config) -> tuple[ClientSpec, ...]:
         specs = tuple(parse_client_specs(text))
     except ValueError as exc:
         raise pytest.UsageError(f"--mm-clients: {exc}") from None
-    if getattr(config.option, "numprocesses", None):
+    if getattr(config.option, "numprocesses", None) or getattr(config.option, "tx", None):
         raise pytest.UsageError(
             "--mm-clients runs load points from this process's client hosts; "
-            "run without -n (pytest-xdist) or leave --mm-clients out"
+            "run without -n / --tx (pytest-xdist) or leave --mm-clients out"
+        )
+    if _pick(config, "processes"):
+        raise pytest.UsageError(
+            "--mm-processes spreads a point over this machine; with --mm-clients give the "
+            'processes per host in the spec instead, e.g. "4*ssh=me@box"'
         )
     return specs
 

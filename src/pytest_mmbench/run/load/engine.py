@@ -160,7 +160,10 @@ def _run_in_child(target: Target, share: Share) -> PointRun:
         with contextlib.suppress(threading.BrokenBarrierError):  # a sibling never came
             _start_barrier.wait(START_BARRIER_TIMEOUT_S)
 
-    return run_share(target, share, ShareControl(wait_for_start=meet))
+    try:
+        return run_share(target, share, ShareControl(wait_for_start=meet))
+    finally:  # a sibling stopped in its warm-up (Ctrl-C) must not hold the others there
+        _start_barrier.abort()
 
 
 def run_share(target: Target, share: Share, control: ShareControl | None = None) -> PointRun:

@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.run.load.engine import ClientHost, PointRun, Target
+from pytest_mmbench.run.load.engine import PointRun, Target
+from pytest_mmbench.run.load.gather import GONE, collect, sigint_handled_by
 from pytest_mmbench.run.load.shares import split
 from pytest_mmbench.spec.client_hosts import ClientSpec
 from pytest_mmbench.spec.load_plan import LoadPoint
 
 CLOCK_PINGS = 8
 HELLO_TIMEOUT_S = 60.0
-STOP_GRACE_S = 10.0
-_GONE = object()  # what a channel's callback gets when the channel closes
 
 
 class ClientHostError(Exception):
@@ -52,15 +51,33 @@ class _Client:
     error: str | None = None
 
     def expect(self, kind: str, timeout_s: float) -> Any:
-        try:
-            message = self.inbox.get(timeout=timeout_s)
-        except queue.Empty:
-            raise ClientHostError(f"{self.spec.spec}: no {kind!r} within {timeout_s:g} s") from None
-        if message is _GONE:
-            raise ClientHostError(f"{self.spec.spec}: {self.gone()}")
-        if message[0] != kind:
-            raise ClientHostError(f"{self.spec.spec}: sent {message[0]!r}, not {kind!r}")
-        return message
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                message = self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise ClientHostError(
+                    f"{self.spec.spec}: no {kind!r} within {timeout_s:g} s"
+                ) from None
+            if message is GONE:
+                raise ClientHostError(f"{self.spec.spec}: {self.gone()}")
+            if message[0] == "alive":  # a heartbeat
+                continue
+            if message[0] == "failed":
+                raise ClientHostError(f"{self.spec.spec}: the client broke: {message[1]}")
+            if message[0] != kind:
+                raise ClientHostError(f"{self.spec.spec}: sent {message[0]!r}, not {kind!r}")
+            return message
+
+    def usable(self) -> bool:
+        """Alive, and nothing but heartbeats left over from an earlier point."""
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return self.error is None and not self.channel.isclosed()
+            if message is GONE or message[0] != "alive":
+                return False
 
     def gone(self) -> str:
         if self.error is None:
@@ -96,22 +113,32 @@ class ClientHosts:
 
         from pytest_mmbench.run.load import remote
 
-        if self._clients and all(c.error is None for c in self._clients):
+        if self._clients and all(c.usable() for c in self._clients):
             return self._clients
         self.close()
         self._group = execnet.Group()
         clients = []
         try:
             for spec in self.specs:
-                first = self._group.makegateway(spec.spec)
-                gateways = [first] + [
-                    self._group.makegateway(f"popen//via={first.id}")
-                    for _ in range(spec.processes - 1)
-                ]
+                # SIGINT ignored while they start, which ssh and popen children inherit:
+                # the terminal's Ctrl-C reaches our whole process group, and is ours to
+                # pass on as "stop"
+                with sigint_handled_by(signal.SIG_IGN):
+                    first = self._group.makegateway(spec.spec)
+                    # several processes: the first only relays, as execnet writes each
+                    # socket from one thread and a relay's own records would interleave
+                    gateways = (
+                        [
+                            self._group.makegateway(f"popen//via={first.id}")
+                            for _ in range(spec.processes)
+                        ]
+                        if spec.processes > 1
+                        else [first]
+                    )
                 for gateway in gateways:
                     inbox: queue.Queue[Any] = queue.Queue()
                     channel = gateway.remote_exec(remote)
-                    channel.setcallback(inbox.put, endmarker=_GONE)
+                    channel.setcallback(inbox.put, endmarker=GONE)
                     client = _Client(spec, gateway, channel, inbox, {})
                     client.hello = client.expect("hello", HELLO_TIMEOUT_S)[1]
                     _check_version(client)
@@ -146,14 +173,17 @@ class ClientHosts:
                 client.expect("ready", target.timeout_s + HELLO_TIMEOUT_S)
             for client in clients:
                 _measure_clock(client)
-        except BaseException:  # nothing was sent yet; clients left waiting must not linger
+            lead_s = max(0.05, 3 * max(c.rtt_s or 0.0 for c in clients))
+            start_at = time.time() + lead_s
+            for client in clients:
+                client.channel.send(("go", start_at + client.offset_s))
+        except (OSError, EOFError) as exc:  # a client went away before the start
+            self.close()
+            raise ClientHostError(f"a client host went away before the start: {exc}") from None
+        except BaseException:  # clients left waiting for "go" must not linger
             self.close()
             raise
-        lead_s = max(0.05, 3 * max(c.rtt_s or 0.0 for c in clients))
-        start_at = time.time() + lead_s
-        for client in clients:
-            client.channel.send(("go", start_at + client.offset_s))
-        return _collect(clients, [len(s.indexes) for s in shares])
+        return collect(clients, [len(s.indexes) for s in shares])
 
 
 def _check_version(client: _Client) -> None:
@@ -180,102 +210,3 @@ def _measure_clock(client: _Client) -> None:
             best = (rtt, theirs - (sent + back) / 2)
     assert best is not None
     client.rtt_s, client.offset_s = best
-
-
-def _collect(clients: list[_Client], given: list[int]) -> PointRun:
-    """Every client's records as they come, until each is done or gone."""
-    records: list[list[Trace]] = [[] for _ in clients]
-    done: list[dict[str, Any] | None] = [None] * len(clients)
-    open_ = set(range(len(clients)))
-    interrupted, stop_sent = False, 0.0
-    while open_:
-        try:
-            for k in list(open_):
-                for message in _drain(clients[k].inbox):
-                    if message is _GONE:
-                        clients[k].gone()
-                        open_.discard(k)
-                    elif message[0] == "record":
-                        trace = Trace.from_wire(message[1])
-                        trace.wall_start -= clients[k].offset_s  # onto our clock
-                        records[k].append(trace)
-                    elif message[0] == "done":
-                        done[k] = message[1]
-                        open_.discard(k)
-            if stop_sent and time.monotonic() - stop_sent > STOP_GRACE_S:
-                break
-            time.sleep(0.02)
-        except KeyboardInterrupt:
-            interrupted, stop_sent = True, time.monotonic()
-            for k in open_:
-                with contextlib.suppress(Exception):
-                    clients[k].channel.send(("stop",))
-    return _merge(clients, given, records, done, interrupted)
-
-
-def _drain(inbox: queue.Queue[Any]) -> list[Any]:
-    items = []
-    with contextlib.suppress(queue.Empty):
-        while True:
-            items.append(inbox.get_nowait())
-    return items
-
-
-def _merge(
-    clients: list[_Client],
-    given: list[int],
-    records: list[list[Trace]],
-    done: list[dict[str, Any] | None],
-    interrupted: bool,
-) -> PointRun:
-    starts, ends, lost = [], [], 0
-    hosts: dict[str, ClientHost] = {}
-    for client, count, mine, finished in zip(clients, given, records, done, strict=True):
-        if finished is not None:
-            start = finished["start_wall"] - client.offset_s
-            end = finished["end_wall"] - client.offset_s
-        else:  # gone: its span is what it reported
-            lost += count - len(mine)
-            start = min((t.wall_start for t in mine), default=None)
-            end = max((_end_wall(t) for t in mine), default=None)
-        if start is not None and end is not None:
-            starts.append(start)
-            ends.append(end)
-        host = hosts.setdefault(
-            client.spec.spec,
-            ClientHost(
-                host=str(client.hello.get("host")),
-                spec=client.spec.spec,
-                processes=0,
-                requests=0,
-                clock_offset_ms=client.offset_s * 1e3,
-                clock_rtt_ms=client.rtt_s * 1e3 if client.rtt_s is not None else None,
-            ),
-        )
-        host.processes += 1
-        host.requests += count
-        host.reported += len(mine)
-        host.client_cpu_s += finished["client_cpu_s"] if finished else 0.0
-        if start is not None and end is not None:
-            host.wall_s = max(host.wall_s or 0.0, end - start)
-        if finished is None:
-            host.status, host.error = "died", client.gone()
-        elif finished["interrupted"] and host.status == "ok":
-            host.status = "interrupted"
-    start_s = min(starts, default=time.time())
-    return PointRun(
-        records=[t for mine in records for t in mine],
-        start_ns=int(start_s * 1e9),
-        end_ns=int(max(ends, default=start_s) * 1e9),
-        client_cpu_s=sum(h.client_cpu_s for h in hosts.values()),
-        processes=len(clients),
-        interrupted=interrupted or any(d is not None and d["interrupted"] for d in done),
-        hosts=list(hosts.values()),
-        lost=lost,
-    )
-
-
-def _end_wall(trace: Trace) -> float:
-    if trace.end_ns is None or trace.due_ns is None:
-        return trace.wall_start
-    return trace.wall_start + (trace.end_ns - trace.due_ns) / 1e9

@@ -12,14 +12,17 @@ The conversation, in plain tuples (all an execnet channel carries):
 * <- ``("go", start_at)``: start when this host's wall clock reads ``start_at``;
 * -> ``("record", trace)`` for every request as it ends, so a host that dies later
   has already handed over what it completed;
+* -> ``("alive",)`` every 5 s with nothing else sent;
 * <- ``("stop",)``: the run was interrupted: stop sending, keep what ended;
-* -> ``("done", {client_cpu_s, start_wall, end_wall, interrupted})`` after the share.
+* -> ``("done", {client_cpu_s, start_wall, end_wall, interrupted})`` after the share,
+  or ``("failed", message)`` where the client itself broke.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import socket
 import sys
 import threading
@@ -27,14 +30,13 @@ import time
 from typing import Any
 
 SPIN_S = 0.002  # the last moments before the start are busy-waited: sleep overshoots
+HEARTBEAT_S = 5.0
 
 
 def serve(channel: Any) -> None:
     import pytest_mmbench
-    from pytest_mmbench.run.load.engine import ShareControl, Target, run_share
-    from pytest_mmbench.run.load.shares import Share
 
-    channel.send(
+    channel.send(  # first, before any import that an older install may lack
         (
             "hello",
             {
@@ -45,10 +47,33 @@ def serve(channel: Any) -> None:
             },
         )
     )
+    from pytest_mmbench.run.load.engine import ShareControl, Target, run_share
+    from pytest_mmbench.run.load.shares import Share
+
     go, stopped = threading.Event(), threading.Event()
     start_at = [0.0]
     control = ShareControl()
     runner: threading.Thread | None = None
+    # Records leave through a queue and a thread of their own: serialising and writing
+    # them on the event loop's thread would stall the streams still being timed.
+    outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def post() -> None:
+        while True:
+            try:
+                item = outbox.get(timeout=HEARTBEAT_S)
+            except queue.Empty:  # say it is alive: a host cut off would close nothing
+                channel.send(("alive",))
+                continue
+            if item is None:
+                return
+            if isinstance(item, tuple):
+                channel.send(item)
+            else:
+                channel.send(("record", item.to_wire()))
+
+    poster = threading.Thread(target=post, daemon=True)
+    poster.start()
 
     def wait_for_start() -> None:
         channel.send(("ready", {}))
@@ -62,12 +87,16 @@ def serve(channel: Any) -> None:
             pass
 
     def run(target: Target, share: Share, control: ShareControl) -> None:
-        run = run_share(target, share, control)
+        try:
+            run = run_share(target, share, control)
+        except BaseException as exc:  # never leave the main process waiting for "done"
+            outbox.put(("failed", f"{type(exc).__name__}: {exc}"[:300]))
+            return
         for trace in run.records:  # in flight when stopped: counted, as they are here
             if trace.error_kind == "interrupted":
-                channel.send(("record", trace.to_wire()))
+                outbox.put(trace)
         wall_now, perf_now = time.time(), time.perf_counter_ns()
-        channel.send(
+        outbox.put(
             (
                 "done",
                 {
@@ -89,10 +118,7 @@ def serve(channel: Any) -> None:
             share = Share.from_wire(message[2])
             go.clear()
             stopped.clear()
-            control = ShareControl(
-                wait_for_start=wait_for_start,
-                on_record=lambda trace: channel.send(("record", trace.to_wire())),
-            )
+            control = ShareControl(wait_for_start=wait_for_start, on_record=outbox.put)
             runner = threading.Thread(target=run, args=(target, share, control), daemon=True)
             runner.start()
         elif kind == "go":
@@ -108,6 +134,8 @@ def serve(channel: Any) -> None:
             control.cancel()
             if runner is not None:
                 runner.join(5)
+            outbox.put(None)
+            poster.join(5)
             return
 
 

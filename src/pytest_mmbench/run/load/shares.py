@@ -7,7 +7,9 @@ A point is one experiment however many clients run it, so it is split, not repea
 * open loop: one seeded arrival schedule for the whole point is drawn and dealt out
   round-robin, so the merged arrivals are exactly the single-process schedule.  A
   per-client schedule at rate/N would be a different experiment (N independent Poisson
-  streams) that happens to have the same mean.
+  streams) that happens to have the same mean.  A ``max_concurrency`` cap is divided
+  too (never more clients than it allows), so it holds per client: a request may wait
+  for its own client's slot while another client has one free.
 
 Every request keeps its index in the point, so the merged request log reads the same
 as a single-process run's.
@@ -89,7 +91,7 @@ def _closed_shares(point: LoadPoint, bodies: list[bytes], clients: int) -> list[
 def _open_shares(point: LoadPoint, bodies: list[bytes], clients: int) -> list[Share]:
     assert point.rate is not None
     due = arrival_offsets(point.rate, len(bodies), point.burstiness, point.seed)
-    n = max(1, min(clients, len(bodies)))
+    n = max(1, min(clients, len(bodies), point.max_concurrency or len(bodies)))
     caps = _even(point.max_concurrency, n) if point.max_concurrency else None
     shares = []
     for k in range(n):
