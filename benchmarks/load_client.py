@@ -115,6 +115,7 @@ def client_ours(url: str, prompts_file: str, concurrency: int, output_tokens: in
                         "output_tokens",
                         "output_tok_s",
                         "wall_s",
+                        "client_cpu_s",
                     )
                 },
                 "pairs": pairs,
@@ -299,6 +300,13 @@ def scale(args: argparse.Namespace) -> None:
             f"{row['errors']} errors, queue p99 {row['queue_ms']['p99']:.2f} ms, "
             f"client CPU {result['cpu_s']:.2f} s over {row['wall_s']:.1f} s"
         )
+        chunks = row["completed"] * 64
+        print(
+            f"c256 parse rate: {chunks} chunks, {row['client_cpu_s']:.2f} s CPU of the client's "
+            f"loop from the point's start -> {chunks / row['client_cpu_s']:,.0f} chunks per "
+            f"CPU-second ({chunks / result['cpu_s']:,.0f} counting the whole process, "
+            "imports and warm-up included)"
+        )
     finally:
         server.terminate()
     server, url = start("serve-synthetic", "--tokens", "256", "--delay-ms", "0")
@@ -309,7 +317,7 @@ def scale(args: argparse.Namespace) -> None:
         row = result["row"]
         chunks = row["completed"] * 256
         print(
-            f"parse rate: {chunks} chunks in {row['wall_s']:.2f} s wall, "
+            f"c32 parse rate: {chunks} chunks in {row['wall_s']:.2f} s wall, "
             f"{result['cpu_s']:.2f} s client CPU -> {chunks / result['cpu_s']:,.0f} chunks per "
             f"CPU-second, {chunks / row['wall_s']:,.0f} chunks/s wall (server on the other core)"
         )
