@@ -96,7 +96,7 @@ def main() -> None:
             server_cpus, client_cpus = (_cpus(part) for part in args.pin.split(":"))
             os.sched_setaffinity(server.pid, server_cpus)
             for host in hosts:
-                for pid in _namespace_pids(host.namespace):
+                for pid in host.pids():
                     os.sched_setaffinity(pid, client_cpus)
             # this process is the client of the single-process runs; in the split runs it
             # only gathers records, which on real hosts happens on another machine, so it
@@ -134,11 +134,6 @@ def _pin_self(cpus: set[int]) -> None:
     """Every thread of this process (execnet's I/O threads too) onto ``cpus``."""
     for tid in os.listdir("/proc/self/task"):
         os.sched_setaffinity(int(tid), cpus)
-
-
-def _namespace_pids(namespace: str) -> list[int]:
-    found = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
-    return [int(pid) for pid in found.stdout.split()]
 
 
 def report(name: str, single: list[dict[str, Any]], split: list[dict[str, Any]]) -> None:

@@ -28,6 +28,7 @@ class ClientHost:
     namespace: str
     address: str
     name: str
+    link: str  # its end of the veth pair, inside the namespace
     server: subprocess.Popen[bytes] | None = None  # its execnet socketserver
 
     @property
@@ -48,14 +49,18 @@ class ClientHost:
         )
         _wait_listening(self)
 
+    def pids(self) -> list[int]:
+        """Every process in its namespace."""
+        found = subprocess.run(
+            ["ip", "netns", "pids", self.namespace], capture_output=True, text=True
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
     def kill(self) -> None:
         """The host dies: every process in its namespace is killed at once."""
-        pids = subprocess.run(
-            ["ip", "netns", "pids", self.namespace], capture_output=True, text=True
-        ).stdout.split()
-        for pid in pids:
+        for pid in self.pids():
             with suppress(ProcessLookupError):
-                os.kill(int(pid), 9)
+                os.kill(pid, 9)
         if self.server is not None:
             self.server.wait(10)
 
@@ -103,7 +108,7 @@ def client_hosts(count: int, subnet: int = 77) -> Iterator[tuple[str, list[Clien
             _ip("-n", ns, "addr", "add", f"{address}/24", "dev", f"{veth}p")
             _ip("-n", ns, "link", "set", f"{veth}p", "up")
             _ip("-n", ns, "link", "set", "lo", "up")
-            host = ClientHost(ns, address, f"client-{k + 1}")
+            host = ClientHost(ns, address, f"client-{k + 1}", f"{veth}p")
             hosts.append(host)
             host.start()
         yield server_ip, hosts

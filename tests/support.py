@@ -46,6 +46,14 @@ def case_file(
     return path
 
 
+def load_case_file(folder: Path, load: str, case_id: str = "chat") -> Path:
+    """``mm_load.toml`` with one text load case, e.g. ``load="concurrency = [4], requests = 8"``."""
+    path = folder / "mm_load.toml"
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f'[[case]]\nid = "{case_id}"\nmodality = "text"\nload = {{ {load} }}\n')
+    return path
+
+
 def interrupt_pytest(folder: Path, args: list[str], after_s: float) -> tuple[int, str]:
     """Run pytest in ``folder`` in its own process group, like a terminal's foreground
     job, and send the group SIGINT ``after_s`` seconds after the load item has started.

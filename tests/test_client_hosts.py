@@ -31,7 +31,7 @@ from pytest_mmbench.run.load.hosts import ClientHostError, ClientHosts
 from pytest_mmbench.run.load.shares import split
 from pytest_mmbench.spec.client_hosts import ClientSpec, parse_client_specs
 from pytest_mmbench.spec.load_plan import LoadPoint
-from support import interrupt_pytest, load_report
+from support import interrupt_pytest, load_case_file, load_report
 
 NO_NETNS = netns.available()
 needs_netns = pytest.mark.skipif(NO_NETNS is not None, reason=str(NO_NETNS))
@@ -161,13 +161,9 @@ def test_a_point_from_two_hosts_is_one_row(pytester, write_hosts, namespaces) ->
     server, url = synthetic_server(server_ip, delay_ms=1)
     try:
         write_hosts(f'[endpoints.synth]\nbase_url = "{url}"\nmodel = "synthetic"\n')
-        (pytester.path / "mm_load.toml").write_text(
-            '[[case]]\nid = "chat"\nmodality = "text"\n'
-            "load = { concurrency = [4], requests = 40, input_tokens = 32, output_tokens = 16 }\n"
-            '[[case]]\nid = "poisson"\nmodality = "text"\n'
-            "load = { rate = [40.0], requests = 40, input_tokens = 32, output_tokens = 16 }\n",
-            encoding="utf-8",
-        )
+        sizes = "requests = 40, input_tokens = 32, output_tokens = 16"
+        load_case_file(pytester.path, f"concurrency = [4], {sizes}")
+        load_case_file(pytester.path, f"rate = [40.0], {sizes}", case_id="poisson")
         result = pytester.runpytest_inprocess(
             "mm_load.toml",
             "--mm-endpoints=hosts.toml",
@@ -245,10 +241,8 @@ def test_a_host_that_dies_mid_point_leaves_a_partial_point(namespaces) -> None:
 def test_clients_on_this_host_through_gateways(pytester, write_hosts, fault_server) -> None:
     """``2*popen``: two client processes behind one gateway (the second via the first)."""
     write_hosts(f'[endpoints.e]\nbase_url = "{fault_server.url}"\nmodel = "fault:ok"\n')
-    (pytester.path / "mm_load.toml").write_text(
-        '[[case]]\nid = "chat"\nmodality = "text"\n'
-        "load = { concurrency = [3], requests = 9, input_tokens = 40, output_tokens = 4 }\n",
-        encoding="utf-8",
+    load_case_file(
+        pytester.path, "concurrency = [3], requests = 9, input_tokens = 40, output_tokens = 4"
     )
     result = pytester.runpytest_inprocess(
         "mm_load.toml", "--mm-endpoints=hosts.toml", "--mm-clients=2*popen"
@@ -282,9 +276,8 @@ def test_ctrl_c_during_a_point_from_two_hosts_keeps_what_ended(tmp_path, namespa
     server_ip, hosts = namespaces
     server, url = synthetic_server(server_ip, delay_ms=20)
     (tmp_path / "hosts.toml").write_text(f'[endpoints.s]\nbase_url = "{url}"\nmodel = "m"\n')
-    (tmp_path / "mm_load.toml").write_text(
-        '[[case]]\nid = "chat"\nmodality = "text"\n'
-        "load = { concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16 }\n"
+    load_case_file(
+        tmp_path, "concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16"
     )
     try:
         row, text = interrupted_run(tmp_path, f"--mm-clients={hosts[0].spec};{hosts[1].spec}")
@@ -340,9 +333,8 @@ def test_ctrl_c_with_local_gateway_clients_stops_them_not_kills_them(tmp_path) -
     reaches them too, so they are started with it ignored and get "stop" from us."""
     server, url = synthetic_server("127.0.0.1", delay_ms=20)
     (tmp_path / "hosts.toml").write_text(f'[endpoints.s]\nbase_url = "{url}"\nmodel = "m"\n')
-    (tmp_path / "mm_load.toml").write_text(
-        '[[case]]\nid = "chat"\nmodality = "text"\n'
-        "load = { concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16 }\n"
+    load_case_file(
+        tmp_path, "concurrency = [4], requests = 80, input_tokens = 16, output_tokens = 16"
     )
     try:
         row, text = interrupted_run(tmp_path, "--mm-clients=popen;popen")
@@ -373,15 +365,8 @@ def test_a_host_cut_off_the_network_is_declared_dead(namespaces, monkeypatch) ->
     server, url = synthetic_server(server_ip, delay_ms=20)
     clients = ClientHosts([ClientSpec(h.spec) for h in hosts])
     target = Target(url + "/chat/completions", {"Content-Type": "application/json"}, 30.0)
-    link = ["ip", "-n", hosts[1].namespace, "link", "set"]
-    veth = next(
-        name.split("@")[0]
-        for name in subprocess.run(
-            ["ip", "-n", hosts[1].namespace, "-o", "link"], capture_output=True, text=True
-        ).stdout.split(": ")
-        if name.startswith("mm")
-    )
-    cut = threading.Timer(1.2, lambda: subprocess.run([*link, veth, "down"], check=True))
+    link = ["ip", "-n", hosts[1].namespace, "link", "set", hosts[1].link]
+    cut = threading.Timer(1.2, lambda: subprocess.run([*link, "down"], check=True))
     try:
         started = time.monotonic()
         cut.start()
@@ -391,7 +376,7 @@ def test_a_host_cut_off_the_network_is_declared_dead(namespaces, monkeypatch) ->
         took = time.monotonic() - started
     finally:
         cut.cancel()
-        subprocess.run([*link, veth, "up"], check=True)
+        subprocess.run([*link, "up"], check=True)
         clients.close()
         server.terminate()
         hosts[1].kill()

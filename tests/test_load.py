@@ -21,7 +21,7 @@ from pytest_mmbench.spec.load_plan import (
     load_points,
     parse_slo,
 )
-from support import REPO, load_report
+from support import REPO, load_case_file, load_report
 
 MS = 1_000_000
 
@@ -180,10 +180,8 @@ def test_processes_split_the_load_and_merge_results(fault_server) -> None:
 
 def test_load_run_with_failing_requests(pytester, write_hosts, fault_server) -> None:
     write_hosts(f'[endpoints.flaky]\nbase_url = "{fault_server.url}"\nmodel = "fault:flaky"\n')
-    (pytester.path / "mm_load.toml").write_text(
-        '[[case]]\nid = "chat"\nmodality = "text"\n'
-        "load = { concurrency = [3], requests = 9, input_tokens = 40, output_tokens = 4 }\n",
-        encoding="utf-8",
+    load_case_file(
+        pytester.path, "concurrency = [3], requests = 9, input_tokens = 40, output_tokens = 4"
     )
     result = pytester.runpytest_inprocess(
         "mm_load.toml", "--mm-endpoints=hosts.toml", "-m", "load", "--mm-slo=ttft_ms:5000"
