@@ -1,6 +1,6 @@
 """Per-chunk cost of the one chunk parser against the two readers it replaced.
 
-    python benchmarks/parser_speed.py [--ref 933a0d4] [--chunks 200000]
+    python benchmarks/parser_speed.py [--ref 933a0d4] [--orjson-ref 8cc4028] [--chunks 200000]
 
 Each reader gets every SSE event as one network read (``data: {...}\n\n``, as servers
 flush them) and does its own framing, as its transport did: the old per-case reader
@@ -12,7 +12,9 @@ of 21 rounds counts.
 The readers of the per-case path (``stream.SSEAccumulator``, json.loads on decoded
 lines) and of the load path (``load.client._line``, a byte scan that parsed only
 usage/timings lines) are loaded from git at ``--ref``, the last commit that had them,
-so the comparison runs against the real old code, not a re-creation.
+so the comparison runs against the real old code, not a re-creation.  The same parser
+as it was at ``--orjson-ref`` (orjson.loads into dicts, before msgspec's typed decoding)
+runs too where orjson is installed, to show what the typed decoding itself gains.
 
 Chunks:
 * llama.cpp: recorded here from the embedded llama.cpp server (xllamacpp), a real
@@ -25,7 +27,6 @@ Chunks:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -100,6 +101,28 @@ def old_readers(ref: str) -> tuple[Any, Any]:
     return stream, load
 
 
+def orjson_parser(ref: str) -> Any:
+    """The one parser as it was at ``ref``, on ``orjson.loads`` (None without orjson)."""
+    try:
+        import orjson  # noqa: F401 - only to know it is there
+    except ImportError:
+        return None
+    text = subprocess.run(
+        ["git", "show", f"{ref}:src/pytest_mmbench/request/sse.py"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.replace(
+        "from pytest_mmbench.request.codec import loads as _loads",
+        "from orjson import loads as _loads",
+    )
+    module = types.ModuleType("orjson_sse")
+    sys.modules["orjson_sse"] = module
+    exec(text, module.__dict__)  # our own code, from git
+    return module
+
+
 def time_per_chunk(events: list[bytes], total: int, readers: dict[str, Any]) -> dict[str, float]:
     """ns per chunk for each reader: the readers take turns, 21 rounds of ``total / 21``
     chunks each, and each reader's median counts.  Taking turns spreads the machine's
@@ -118,13 +141,15 @@ def time_per_chunk(events: list[bytes], total: int, readers: dict[str, Any]) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="933a0d4", help="git ref with the old readers")
+    parser.add_argument("--orjson-ref", default="8cc4028", help="git ref of the orjson parser")
     parser.add_argument("--chunks", type=int, default=200_000)
     args = parser.parse_args()
 
-    from pytest_mmbench.request import codec, sse
+    from pytest_mmbench.request import sse
     from pytest_mmbench.request.trace import Trace
 
     old_stream, old_load = old_readers(args.ref)
+    orjson_sse = orjson_parser(args.orjson_ref)
 
     def old_case_reader(events: list[bytes]) -> None:
         accumulator = old_stream.SSEAccumulator(old_stream.RawStream(start_ns=0))
@@ -154,20 +179,19 @@ def main() -> None:
         )
     }
 
-    def fallback_parser(events: list[bytes]) -> None:
-        original = sse._loads
-        sse._loads = json.loads  # the stdlib, as when orjson is not installed
-        try:
-            new_parser(events)
-        finally:
-            sse._loads = original
+    def orjson_dict_parser(events: list[bytes]) -> None:
+        parser = orjson_sse.ChunkParser(Trace())
+        for event in events:
+            parser.feed(event, 1)
 
+    new = "new parser (msgspec)"
     readers = {
         "old per-case reader (json.loads)": old_case_reader,
         "old load reader (byte scan)": old_load_reader,
-        f"new parser ({codec.PARSER})": new_parser,
-        "new parser (json fallback)": fallback_parser,
+        new: new_parser,
     }
+    if orjson_sse is not None:
+        readers[f"parser at {args.orjson_ref} (orjson)"] = orjson_dict_parser
     results = {
         name: time_per_chunk(events, args.chunks, readers) for name, events in streams.items()
     }
@@ -175,9 +199,10 @@ def main() -> None:
     for name, timings in results.items():
         lines = streams[name]
         print(f"\n{name}: {len(lines)} events, {sum(map(len, lines)) // len(lines)} B avg")
-        new = timings[f"new parser ({codec.PARSER})"]
         for label, ns in timings.items():
-            print(f"  {label:<34} {ns / 1000:6.2f} us/chunk   new is {ns / new:4.2f}x faster")
+            print(
+                f"  {label:<34} {ns / 1000:6.2f} us/chunk   new is {ns / timings[new]:4.2f}x faster"
+            )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def test_full_endpoint_is_parsed(tmp_path: Path) -> None:
         context_window = 131072
         """,
     )
-    (endpoint,) = load_endpoints(path, environ={"GEMMA_KEY": "sk-secret-123"})
+    (endpoint,) = load_endpoints(path, environ={"GEMMA_KEY": "sk-secret-123\n"})
     assert endpoint.id == "gemma-3090"
     assert endpoint.base_url == "http://gpu-host:8000/v1"
     assert endpoint.modalities == ("text", "image", "audio", "video")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -12,16 +13,30 @@ from pytest_mmbench.request.body import build_body, build_headers, chat_url, enc
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.request.transport_async import open_session, stream_async
 from pytest_mmbench.results.metrics import compute
 from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO
 
 
-def run(url: str, model: str, timeout_s: float = 10.0) -> Trace:
+def run(url: str, model: str, timeout_s: float = 10.0, transport: str = "sync") -> Trace:
+    """One request through the per-case (httpx) or the load (aiohttp) transport."""
     endpoint = Endpoint(id="fake", model=model, base_url=url)
-    body = build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8)
-    with httpx.Client(timeout=timeout_s) as client:
-        return stream_sync(client, chat_url(url), encode(body), build_headers(endpoint), timeout_s)
+    body = encode(build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8))
+    headers, target = build_headers(endpoint), chat_url(url)
+    if transport == "sync":
+        with httpx.Client(timeout=timeout_s) as client:
+            return stream_sync(client, target, body, headers, timeout_s)
+
+    async def send() -> Trace:
+        async with open_session(target, 1, timeout_s) as session:
+            return await stream_async(session, target, body, headers, timeout_s, Trace(), False)
+
+    return asyncio.run(send())
+
+
+# Both transports must read every stream and every fault the same way.
+TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "async"])
 
 
 def test_role_only_chunk_is_not_a_token() -> None:
@@ -35,8 +50,9 @@ def test_role_only_chunk_is_not_a_token() -> None:
     assert raw.token_ns == [9] and raw.content == "Hi"
 
 
-def test_good_stream(fault_server) -> None:
-    raw = run(fault_server.url, "fault:none")
+@TRANSPORTS
+def test_good_stream(fault_server, transport: str) -> None:
+    raw = run(fault_server.url, "fault:none", transport=transport)
     assert raw.ok, raw.error
     assert raw.content == "Paris is the capital"
     assert len(raw.token_ns) == 4
@@ -47,8 +63,9 @@ def test_good_stream(fault_server) -> None:
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
 
 
-def test_reasoning_counted_apart_under_both_field_names(fault_server) -> None:
-    raw = run(fault_server.url, "fault:reasoning")
+@TRANSPORTS
+def test_reasoning_counted_apart_under_both_field_names(fault_server, transport: str) -> None:
+    raw = run(fault_server.url, "fault:reasoning", transport=transport)
     assert raw.reasoning == "thinkingmore" and raw.reasoning_deltas == 3
     assert len(raw.token_ns) == 7  # 3 reasoning deltas and 4 content deltas
 
@@ -59,38 +76,48 @@ def test_reasoning_counted_apart_under_both_field_names(fault_server) -> None:
         ("http500", "http", "HTTP 500: model crashed"),
         ("malformed", "protocol", "malformed SSE data"),
         ("drop", "stream", "stream ended before"),
+        ("echokey", "http", "HTTP 401: invalid key"),
     ],
 )
-def test_faults_become_errors_with_messages(fault_server, mode: str, kind: str, text: str) -> None:
-    raw = run(fault_server.url, f"fault:{mode}")
+@TRANSPORTS
+def test_faults_become_errors_with_messages(
+    fault_server, mode: str, kind: str, text: str, transport: str
+) -> None:
+    raw = run(fault_server.url, f"fault:{mode}", transport=transport)
     assert not raw.ok
     assert raw.error_kind == kind
     assert text in (raw.error or "")
 
 
-def test_connection_closed_before_any_byte_is_resent_once(fault_server) -> None:
-    raw = run(fault_server.url, "fault:hangup-once")
+@TRANSPORTS
+def test_connection_closed_before_any_byte_is_resent_once(fault_server, transport: str) -> None:
+    raw = run(fault_server.url, "fault:hangup-once", transport=transport)
     assert raw.ok, raw.error
     assert raw.stale_connection_retries == 1 and raw.content == "Paris is the capital"
     assert len(fault_server.requests) == 2
 
 
-def test_server_that_always_hangs_up_is_an_error_after_one_resend(fault_server) -> None:
-    raw = run(fault_server.url, "fault:hangup")
+@TRANSPORTS
+def test_server_that_always_hangs_up_is_an_error_after_one_resend(
+    fault_server, transport: str
+) -> None:
+    raw = run(fault_server.url, "fault:hangup", transport=transport)
     assert raw.error_kind == "stream" and "disconnected" in (raw.error or "")
     assert len(fault_server.requests) == 2
 
 
-def test_stalled_stream_times_out(fault_server) -> None:
-    raw = run(fault_server.url, "fault:stall", timeout_s=0.5)
+@TRANSPORTS
+def test_stalled_stream_times_out(fault_server, transport: str) -> None:
+    raw = run(fault_server.url, "fault:stall", timeout_s=0.5, transport=transport)
     assert raw.error_kind == "timeout"
 
 
-def test_connection_refused_is_an_error() -> None:
+@TRANSPORTS
+def test_connection_refused_is_an_error(transport: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again below: nothing listens there
-    raw = run(f"http://127.0.0.1:{port}/v1", "m", timeout_s=2)
+    raw = run(f"http://127.0.0.1:{port}/v1", "m", timeout_s=2, transport=transport)
     assert raw.error_kind == "connect" and "cannot connect" in (raw.error or "")
 
 
@@ -119,9 +146,10 @@ def test_request_body_layers_endpoint_and_case_extra_body() -> None:
     assert build_headers(endpoint)["Authorization"] == "Bearer sk-abc"
 
 
-def test_a_json_answer_to_a_stream_says_what_came_back(fault_server) -> None:
+@TRANSPORTS
+def test_a_json_answer_to_a_stream_says_what_came_back(fault_server, transport: str) -> None:
     """Before: "stream ended before the server sent finish_reason or [DONE]"."""
-    raw = run(fault_server.url, "fault:jsonbody")
+    raw = run(fault_server.url, "fault:jsonbody", transport=transport)
     assert raw.error_kind == "protocol"
     assert raw.error == (
         "expected an SSE stream but the server answered application/json, not "
@@ -129,8 +157,11 @@ def test_a_json_answer_to_a_stream_says_what_came_back(fault_server) -> None:
     )
 
 
-def test_usage_on_the_finish_chunk_without_done_is_a_clean_end(fault_server) -> None:
-    raw = run(fault_server.url, "fault:nodone")
+@TRANSPORTS
+def test_usage_on_the_finish_chunk_without_done_is_a_clean_end(
+    fault_server, transport: str
+) -> None:
+    raw = run(fault_server.url, "fault:nodone", transport=transport)
     assert raw.ok, raw.error
     assert not raw.saw_done and raw.usage_on_finish_chunk
     assert compute(raw).output_tokens == 4 and not compute(raw).output_tokens_estimated
@@ -241,6 +272,9 @@ def test_live_tool_call_is_timed_from_its_first_delta() -> None:
         (b'data: {"choices":[{"delta":"text"}]}', "protocol"),
         (b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":"x"}]}}]}', "protocol"),
         (b"data: [1, 2]", "protocol"),
+        (b"data: 5", "protocol"),
+        (b'data: {"choices":[{"delta":{"content":5}}]}', "protocol"),
+        (b'data: {"choices":[],"usage":[3]}', "protocol"),
         (b'data: {"error":{"message":"overloaded"}}', "stream"),
     ],
 )

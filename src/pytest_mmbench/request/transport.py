@@ -1,8 +1,12 @@
-"""Sending one streamed request and reading it into a Trace: sync and asyncio alike.
+"""Sending one streamed request and reading it into a Trace: the sync transport, and
+what every transport shares.
 
-The per-case runner uses :func:`stream_sync`, the load engine :func:`stream_async`.
-They differ only in how they wait for bytes; the parser, the error handling, the
-stale-connection resend and the end-of-stream judgement are the same functions.
+The per-case runner uses :func:`stream_sync` (httpx), the load engine
+:func:`~pytest_mmbench.request.transport_async.stream_async` (aiohttp).  They differ
+only in how they wait for bytes and in their libraries' exception types; the clock, the
+parser, the error judgement, the stale-connection resend and the end-of-stream verdict
+are the functions here (:func:`recording`, :func:`record_headers`, :func:`http_error`,
+:func:`stale_connection`).
 
 A pooled keep-alive connection that the server already closed fails before any
 response byte ("Server disconnected without sending a response"): llama.cpp closes
@@ -34,6 +38,9 @@ _REFUSAL = re.compile(
 )
 _EVENT_STREAM = "text/event-stream"
 
+Failure = tuple[str, str]  # (error kind, message)
+Classify = Callable[[BaseException, str, float], "Failure | None"]
+
 
 def schedule(trace: Trace, due_ns: int) -> Trace:
     """Mark ``trace`` as due at ``due_ns`` (perf_counter), with its wall-clock time."""
@@ -60,23 +67,6 @@ def stream_sync(
     return trace
 
 
-async def stream_async(
-    client: httpx.AsyncClient,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout_s: float,
-    trace: Trace,
-    scheduled: bool = True,
-) -> Trace:
-    """The asyncio twin of :func:`stream_sync`."""
-    await _attempt_async(client, url, body, headers, timeout_s, trace, scheduled)
-    if stale_connection(trace):
-        trace.restart()
-        await _attempt_async(client, url, body, headers, timeout_s, trace, scheduled)
-    return trace
-
-
 def _attempt_sync(
     client: httpx.Client,
     url: str,
@@ -87,11 +77,11 @@ def _attempt_sync(
     scheduled: bool,
 ) -> None:
     with (
-        _recording(trace, url, timeout_s, scheduled) as take,
+        recording(trace, url, timeout_s, scheduled, classify_failure) as take,
         client.stream("POST", url, content=body, headers=headers) as response,
     ):
-        if not _headers(trace, response):
-            _http_error(trace, response.status_code, response.read())
+        if not record_headers(trace, response.status_code, response.headers.get("content-type")):
+            http_error(trace, response.status_code, response.read())
             return
         reads = response.iter_raw() if _identity(response) else response.iter_bytes()
         for data in reads:
@@ -99,34 +89,16 @@ def _attempt_sync(
                 break
 
 
-async def _attempt_async(
-    client: httpx.AsyncClient,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout_s: float,
-    trace: Trace,
-    scheduled: bool,
-) -> None:
-    with _recording(trace, url, timeout_s, scheduled) as take:
-        async with client.stream("POST", url, content=body, headers=headers) as response:
-            if not _headers(trace, response):
-                _http_error(trace, response.status_code, await response.aread())
-                return
-            reads = response.aiter_raw() if _identity(response) else response.aiter_bytes()
-            async for data in reads:
-                if take(data):
-                    break
-
-
 @contextmanager
-def _recording(
-    trace: Trace, url: str, timeout_s: float, scheduled: bool
+def recording(
+    trace: Trace, url: str, timeout_s: float, scheduled: bool, classify: Classify
 ) -> Iterator[Callable[[bytes], bool]]:
-    """One attempt's clock, parser and failure handling, the same for sync and asyncio.
+    """One attempt's clock, parser and failure handling, the same for every transport.
 
     Yields ``take(data) -> stop``: timestamp one network read, parse it, and say whether
-    to stop reading (an error, or the deadline passed).
+    to stop reading (an error, or the deadline passed).  ``classify`` turns the
+    transport library's exceptions into an error kind and message; one it does not
+    know (None) is a bug and propagates.
     """
     now = time.perf_counter_ns()
     trace.sent_ns = now
@@ -149,8 +121,11 @@ def _recording(
 
     try:
         yield take
-    except httpx.HTTPError as exc:
-        trace.fail(*classify_failure(exc, url, timeout_s))
+    except Exception as exc:
+        failure = classify(exc, url, timeout_s)
+        if failure is None:
+            raise
+        trace.fail(*failure)
     _end(trace, parser)
 
 
@@ -161,15 +136,16 @@ def _identity(response: httpx.Response) -> bool:
     return encoding == "identity"
 
 
-def _headers(trace: Trace, response: httpx.Response) -> bool:
+def record_headers(trace: Trace, status: int, content_type: str | None) -> bool:
     """Record the status line; True when a body of chunks follows."""
     trace.headers_ns = time.perf_counter_ns()
-    trace.status_code = response.status_code
-    trace.content_type = response.headers.get("content-type")
-    return response.status_code < 400
+    trace.status_code = status
+    trace.content_type = content_type
+    return status < 400
 
 
-def _http_error(trace: Trace, status: int, body: bytes) -> None:
+def http_error(trace: Trace, status: int, body: bytes) -> None:
+    """An HTTP error answer: a refusal of an input kind, or another failure."""
     message = error_body(body.decode("utf-8", "replace"))
     refused = status in _REFUSAL_CODES and _REFUSAL.search(message)
     trace.fail("unsupported" if refused else "http", f"HTTP {status}: {message}")
@@ -194,15 +170,17 @@ def _end(trace: Trace, parser: ChunkParser) -> None:
         trace.fail("stream", "stream ended before the server sent finish_reason or [DONE]")
 
 
-def classify_failure(exc: httpx.HTTPError, url: str, timeout_s: float) -> tuple[str, str]:
-    """(error kind, message) for a transport failure."""
+def classify_failure(exc: BaseException, url: str, timeout_s: float) -> Failure | None:
+    """(error kind, message) for an httpx failure; None for anything else."""
     if isinstance(exc, httpx.TimeoutException):
         return "timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})"
     if isinstance(exc, httpx.ConnectError):
         return "connect", f"cannot connect to {url}: {exc}"
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         return "stream", f"stream broken by the server: {exc}"
-    return "stream", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.HTTPError):
+        return "stream", f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def stale_connection(trace: Trace) -> bool:

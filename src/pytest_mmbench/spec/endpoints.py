@@ -262,7 +262,9 @@ def _parse_endpoint(path: Path, endpoint_id: str, table: Any, env: Mapping[str, 
     api_key = None
     key_env = values.get("api_key_env")
     if key_env is not None:
-        api_key = env.get(key_env)
+        # a key read from a file ($(cat key)) often ends in a newline, which no HTTP
+        # library will put in a header: keys never hold whitespace, so it is trimmed
+        api_key = (env.get(key_env) or "").strip()
         if not api_key:
             raise where.error(
                 "api_key_env",
