@@ -138,6 +138,8 @@ class FaultHandler(BaseHTTPRequestHandler):
         if mode == "hangup" or (mode == "hangup-once" and self.server.streamed == 1):  # type: ignore[attr-defined]
             self.close_connection = True  # like a stale keep-alive socket: no response byte
             return
+        if mode == "keepalive-lie":  # llama.cpp: keep-alive promised, then closed
+            return self._one_response_per_connection()
         if mode == "strict":  # like a FastAPI server validating against a fixed schema
             unexpected = sorted(set(request) & {"ignore_eos", "min_tokens"})
             if unexpected:
@@ -214,6 +216,27 @@ class FaultHandler(BaseHTTPRequestHandler):
             out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
         out.write(b"data: [DONE]\n\n")
         out.flush()
+
+    def _one_response_per_connection(self) -> None:
+        """Answer a connection's first request with keep-alive, and close it without an
+        answer when a second request comes: until then the client sees no close, so
+        the connection sits in its pool as if it were good."""
+        if getattr(self, "answered", False):
+            self.close_connection = True
+            return
+        self.answered = True
+        usage = {"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8}
+        body = (
+            _chunk({"content": "Paris"})
+            + _chunk({}, finish="stop")
+            + f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
+            + b"data: [DONE]\n\n"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class FaultServer(ThreadingHTTPServer):

@@ -13,7 +13,7 @@ from pytest_mmbench.request.body import build_body, build_headers, chat_url, enc
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
 from pytest_mmbench.request.transport import stream_sync
-from pytest_mmbench.request.transport_async import open_session, stream_async
+from pytest_mmbench.request.transport_async import open_connections, stream_async
 from pytest_mmbench.results.metrics import compute
 from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO
@@ -29,8 +29,11 @@ def run(url: str, model: str, timeout_s: float = 10.0, transport: str = "sync") 
             return stream_sync(client, target, body, headers, timeout_s)
 
     async def send() -> Trace:
-        async with open_session(target, 1, timeout_s) as session:
-            return await stream_async(session, target, body, headers, timeout_s, Trace(), False)
+        connections = open_connections(target, 1, timeout_s)
+        try:
+            return await stream_async(connections, target, body, headers, timeout_s, Trace(), False)
+        finally:
+            await connections.close()
 
     return asyncio.run(send())
 
@@ -104,6 +107,29 @@ def test_server_that_always_hangs_up_is_an_error_after_one_resend(
     raw = run(fault_server.url, "fault:hangup", transport=transport)
     assert raw.error_kind == "stream" and "disconnected" in (raw.error or "")
     assert len(fault_server.requests) == 2
+
+
+def test_a_resend_never_takes_another_pooled_connection(fault_server) -> None:
+    """Two pooled connections that the server has silently given up (as llama.cpp does):
+    a resend over the other one failed too; it must go over a new connection."""
+    endpoint = Endpoint(id="fake", model="fault:keepalive-lie", base_url=fault_server.url)
+    body = encode(build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8))
+    headers, target = build_headers(endpoint), chat_url(fault_server.url)
+
+    async def send() -> list[Trace]:
+        connections = open_connections(target, 2, 10.0)
+        try:
+            one = [stream_async(connections, target, body, headers, 10.0, Trace()) for _ in "ab"]
+            first = await asyncio.gather(*one)  # two connections, both left in the pool
+            third = await stream_async(connections, target, body, headers, 10.0, Trace())
+            return [*first, third]
+        finally:
+            await connections.close()
+
+    traces = asyncio.run(send())
+    assert all(trace.ok for trace in traces), [trace.error for trace in traces]
+    assert [trace.stale_connection_retries for trace in traces] == [0, 0, 1]
+    assert traces[2].content == "Paris"
 
 
 @TRANSPORTS

@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import shlex
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_mmbench.results.records import CaseResult
-from pytest_mmbench.run.single import Driver, Rounds, plain_driver
+if TYPE_CHECKING:  # the runner (and httpx with it) loads only once a case runs
+    from pytest_mmbench.results.records import CaseResult
+    from pytest_mmbench.run.single import Driver, Rounds
 
 SUMMARY_FIGURES = (
     "output_tok_s",
@@ -99,6 +100,8 @@ def bench_bridge_on(config: pytest.Config) -> bool:
 
 def driver_for(fixture: Any | None) -> Driver:
     if fixture is None:
+        from pytest_mmbench.run.single import plain_driver
+
         return plain_driver
 
     def drive(rounds: Rounds, count: int) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -33,9 +34,27 @@ from pytest_mmbench.request.transport import (
 )
 
 
-def open_session(url: str, connections: int, timeout_s: float) -> aiohttp.ClientSession:
-    """One pool of ``connections`` keep-alive connections to ``url``'s server; call it
-    inside the running loop.
+@dataclass
+class Connections:
+    """A keep-alive pool for requests, and new connections for resends.
+
+    A resend follows a pooled connection that the server had already closed (llama.cpp
+    closes every connection after a stream while advertising keep-alive).  It must not
+    take another pooled connection, which may be just as stale: against llama.cpp at
+    concurrency 8 that failed 2 to 3 requests in 50.  So it goes over a new one.
+    """
+
+    pooled: aiohttp.ClientSession
+    fresh: aiohttp.ClientSession  # a new connection for every request
+
+    async def close(self) -> None:
+        await self.pooled.close()
+        await self.fresh.close()
+
+
+def open_connections(url: str, connections: int, timeout_s: float) -> Connections:
+    """Up to ``connections`` keep-alive connections to ``url``'s server; call it inside
+    the running loop.
 
     ``timeout_s`` bounds each request as a whole (one timer per request, where a
     between-reads timeout would re-arm a timer on every chunk), with at most 10 s to
@@ -43,9 +62,16 @@ def open_session(url: str, connections: int, timeout_s: float) -> aiohttp.Client
     it does for httpx; it is looked up once here, not per request as aiohttp's
     ``trust_env`` does (in a thread: that cost more than our parser at concurrency 256).
     """
-    connector = aiohttp.TCPConnector(limit=max(1, connections), limit_per_host=0, ssl=_tls())
+    tls, proxy = _tls(), _env_proxy(url)
     timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(10.0, timeout_s))
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, proxy=_env_proxy(url))
+
+    def session(force_close: bool) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=max(1, connections), limit_per_host=0, ssl=tls, force_close=force_close
+        )
+        return aiohttp.ClientSession(connector=connector, timeout=timeout, proxy=proxy)
+
+    return Connections(pooled=session(False), fresh=session(True))
 
 
 def _env_proxy(url: str) -> str | None:
@@ -66,7 +92,7 @@ def _tls() -> ssl.SSLContext:
 
 
 async def stream_async(
-    session: aiohttp.ClientSession,
+    connections: Connections,
     url: str,
     body: bytes,
     headers: dict[str, str],
@@ -75,10 +101,10 @@ async def stream_async(
     scheduled: bool = True,
 ) -> Trace:
     """POST one streaming chat completion and record it; never raises for server faults."""
-    await _attempt(session, url, body, headers, timeout_s, trace, scheduled)
+    await _attempt(connections.pooled, url, body, headers, timeout_s, trace, scheduled)
     if stale_connection(trace):
         trace.restart()
-        await _attempt(session, url, body, headers, timeout_s, trace, scheduled)
+        await _attempt(connections.fresh, url, body, headers, timeout_s, trace, scheduled)
     return trace
 
 
