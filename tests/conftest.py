@@ -96,6 +96,11 @@ def _chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
     return f"data: {json.dumps(body)}\n\n".encode()
 
 
+def _usage_chunk(usage: dict[str, object]) -> bytes:
+    """Usage on its own chunk with empty choices, as llama.cpp and vLLM send it."""
+    return f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
+
+
 class FaultHandler(BaseHTTPRequestHandler):
     """Behaviour is chosen by the model name in the request: ``fault:<mode>``."""
 
@@ -201,7 +206,7 @@ class FaultHandler(BaseHTTPRequestHandler):
         out.write(_chunk({}, finish="stop"))
         if mode == "multitoken":  # two tokens per chunk: usage counts 8 for 4 deltas
             usage = {"prompt_tokens": 7, "completion_tokens": 8, "total_tokens": 15}
-            out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+            out.write(_usage_chunk(usage))
         elif mode != "nousage":
             usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
             if mode == "textonly":  # counts the words of text parts, drops everything else
@@ -213,7 +218,7 @@ class FaultHandler(BaseHTTPRequestHandler):
                     "total_tokens": 14,
                     "completion_tokens_details": {"reasoning_tokens": 3},
                 }
-            out.write(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode())
+            out.write(_usage_chunk(usage))
         out.write(b"data: [DONE]\n\n")
         out.flush()
 
@@ -229,7 +234,7 @@ class FaultHandler(BaseHTTPRequestHandler):
         body = (
             _chunk({"content": "Paris"})
             + _chunk({}, finish="stop")
-            + f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
+            + _usage_chunk(usage)
             + b"data: [DONE]\n\n"
         )
         self.send_response(200)
