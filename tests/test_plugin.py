@@ -253,26 +253,50 @@ def test_python_test_with_fixtures(pytester, write_hosts, llama_url) -> None:
     assert own["rounds"][0]["metrics"]["ttft_ms"] > 0
 
 
-def test_no_benchmark_case_means_no_server_and_no_report(pytester) -> None:
+def test_no_benchmark_case_means_no_set_up_no_server_and_no_report(pytester, monkeypatch) -> None:
+    """A project that collects no mm case never loads the session, the request core or
+    the report writer: the plugin costs it only its own import."""
+    monkeypatch.delenv("MM_BENCH_RUN_ID")  # an mm setting: it would set the plugin up
     pytester.makepyfile(test_plain="def test_plain():\n    assert 1 + 1 == 2\n")
     pytester.makeconftest(
         textwrap.dedent("""
-        import json
-        from pytest_mmbench.state import bench_state
+        import json, sys
+        from pytest_mmbench.state import is_active
 
         def pytest_unconfigure(config):
-            runtime = bench_state(config).session.runtime["local"]
-            with open("runtime.json", "w") as handle:
-                json.dump(runtime.describe(), handle)
+            loaded = sorted(m for m in sys.modules if m.startswith("pytest_mmbench"))
+            with open("loaded.json", "w") as handle:
+                json.dump({"active": is_active(config), "loaded": loaded}, handle)
         """)
     )
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "mmbench-report.json").exists()
-    runtime = json.loads((pytester.path / "runtime.json").read_text())
-    assert runtime["resolved_base_url"] is None and runtime["server_start_s"] is None
+    seen = json.loads((pytester.path / "loaded.json").read_text())
+    assert seen["active"] is False
+    heavy = {"glue.runtime", "run.session", "request.transport", "report.collector", "config"}
+    assert not heavy & {m.removeprefix("pytest_mmbench.") for m in seen["loaded"]}
     assert "mmbench summary" not in result.stdout.str()
     assert "mmbench:" not in result.stdout.str()
+
+
+def test_a_case_file_alone_sets_the_plugin_up(pytester, monkeypatch) -> None:
+    """No mm setting anywhere: the first collected case file sets the session up, on
+    the default endpoint."""
+    monkeypatch.delenv("MM_BENCH_RUN_ID")
+    case_file(pytester.path, "hi", name="mm_cases.toml")
+    pytester.makeconftest(
+        textwrap.dedent("""
+        from pytest_mmbench.state import is_active
+
+        def pytest_collection_finish(session):
+            print("active after collection:", is_active(session.config))
+        """)
+    )
+    result = pytester.runpytest_inprocess("--collect-only", "-s")
+    assert "active after collection: True" in result.stdout.str()
+    assert "<CaseItem hi[local]>" in result.stdout.str()
+    assert "running on the embedded" in result.stdout.str()
 
 
 def test_interrupted_run_still_writes_what_was_measured(pytester, write_hosts, llama_url) -> None:

@@ -6,6 +6,8 @@ runs that collect no benchmark case.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 DEFAULT_REPORT = "mmbench-report.json"
@@ -23,6 +25,31 @@ MARKERS = {
     "extraction": "structured extraction case (JSON answers, entities check)",
     "multilingual": "case in or about a language other than English",
     "eval": "capability eval case (it has a category; pass rates are summed per category)",
+}
+
+
+INI_SETTINGS = {  # setting stem -> ini help; each is also --mm-<stem> and MM_BENCH_<STEM>
+    "endpoints": "hosts.toml listing the endpoints to benchmark",
+    "rounds": "recorded repetitions of each case",
+    "warmup": "unrecorded requests per endpoint before its first case",
+    "report": "where to write the JSON report",
+    "sample_hz": "GPU telemetry sampling rate",
+    "idle_s": "idle-power window before an endpoint's first case",
+    "run_id": "tag that starts every prompt",
+    "probe": "probe endpoint capabilities: on or off",
+    "concurrency": "load concurrencies",
+    "rate": "load request rates",
+    "requests": "requests per load point",
+    "duration": "load duration",
+    "slo": "goodput SLO",
+    "processes": "load client processes",
+    "clients": "load client hosts (execnet specs)",
+    "baseline": "earlier report to gate against",
+    "fail_on": "regression rules",
+    "require": "absolute requirements",
+    "bands": "verdict bands per figure",
+    "html": "HTML report path",
+    "plots": "folder for chart PNGs",
 }
 
 
@@ -193,33 +220,29 @@ def add_options(parser: pytest.Parser) -> None:
         help="the tag that starts every prompt so no two runs share a cached prefix "
         "(default: random per run; a fixed one reproduces a run's exact prompts)",
     )
-    for name, text in (
-        ("run_id", "tag that starts every prompt"),
-        ("probe", "probe endpoint capabilities: on or off"),
-        ("concurrency", "load concurrencies"),
-        ("rate", "load request rates"),
-        ("requests", "requests per load point"),
-        ("duration", "load duration"),
-        ("slo", "goodput SLO"),
-        ("processes", "load client processes"),
-        ("clients", "load client hosts (execnet specs)"),
-        ("baseline", "earlier report to gate against"),
-        ("fail_on", "regression rules"),
-        ("require", "absolute requirements"),
-        ("bands", "verdict bands per figure"),
-        ("html", "HTML report path"),
-        ("plots", "folder for chart PNGs"),
-    ):
+    for name, text in INI_SETTINGS.items():
         parser.addini(f"mm_{name}", text, default="")
-    parser.addini("mm_sample_hz", "GPU telemetry sampling rate", default="")
-    parser.addini("mm_idle_s", "idle-power window before an endpoint's first case", default="")
-    parser.addini("mm_endpoints", "hosts.toml listing the endpoints to benchmark", default="")
-    parser.addini("mm_rounds", "recorded repetitions of each case", default="")
-    parser.addini("mm_warmup", "unrecorded requests per endpoint before its first case", default="")
-    parser.addini("mm_report", "where to write the JSON report", default="")
     parser.addini(
         "mm_case_files",
         "glob patterns of case files",
         type="args",
         default=list(DEFAULT_CASE_FILES),
+    )
+
+
+def settings_given(config: pytest.Config) -> bool:
+    """Whether this run asks for a benchmark setting: an ``--mm-*`` option, an
+    ``MM_BENCH_*`` variable or an ``mm_*`` ini key (the case-file patterns aside).
+
+    The plugin sets itself up at configure time only then, so a wrong setting is a
+    usage error before collection; otherwise it waits until a case file or a test with
+    ``mm_endpoint`` is collected, and a project with neither pays for nothing.
+    """
+    if config.getoption("mm_benchmark", False):
+        return True
+    if any(name.startswith("MM_BENCH_") and value for name, value in os.environ.items()):
+        return True
+    return any(
+        config.getoption(f"mm_{stem}") is not None or config.getini(f"mm_{stem}")
+        for stem in INI_SETTINGS
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -57,7 +58,19 @@ class BenchState:
 
 
 STATE_KEY = pytest.StashKey[BenchState]()
+RUN_STARTED_KEY = pytest.StashKey[datetime]()  # set at configure, also when set-up waits
+
+
+def is_active(config: pytest.Config) -> bool:
+    """Whether the plugin has set itself up in this run (see ``plugin.py``)."""
+    return STATE_KEY in config.stash
 
 
 def bench_state(config: pytest.Config) -> BenchState:
+    """The run's state, set up on first use: a case file or an ``mm_endpoint`` test was
+    collected in a run that gave no mm setting."""
+    if STATE_KEY not in config.stash:
+        from pytest_mmbench.glue import runtime
+
+        runtime.configure(config)
     return config.stash[STATE_KEY]

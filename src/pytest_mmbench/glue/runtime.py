@@ -37,7 +37,7 @@ from pytest_mmbench.spec.endpoints import (
     default_local_endpoint,
     load_hosts,
 )
-from pytest_mmbench.state import STATE_KEY, BenchState, bench_state
+from pytest_mmbench.state import RUN_STARTED_KEY, STATE_KEY, BenchState, bench_state
 
 COLLECTOR_NAME = "mmbench-report"
 
@@ -85,6 +85,7 @@ def configure(config: pytest.Config) -> None:
             run_settings,
             decide=decisions.apply,
             outputs=_outputs(settings),
+            started_at=config.stash.get(RUN_STARTED_KEY, None),
         )
         config.pluginmanager.register(collector, COLLECTOR_NAME)
 

@@ -37,7 +37,11 @@ from pytest_mmbench.results.stats import endpoint_energy, summarize_endpoint
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _iso(_dt.datetime.now(_dt.timezone.utc))
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 class ReportCollector:
@@ -50,6 +54,7 @@ class ReportCollector:
         run_settings: dict[str, Any],
         decide: Callable[[dict[str, Any]], list[str]] | None = None,
         outputs: Callable[[dict[str, Any]], list[str]] | None = None,
+        started_at: _dt.datetime | None = None,
     ) -> None:
         self.config = config
         self.report_path = report_path
@@ -60,7 +65,7 @@ class ReportCollector:
         self._outputs = outputs
         self.failures: list[str] = []
         self.extra_outputs: list[str] = []
-        self.started_at = _now()
+        self.started_at = _iso(started_at) if started_at is not None else _now()
         self.records: dict[str, list[dict[str, Any]]] = {}
         self.load_rows: dict[str, dict[str, Any]] = {}
         self.mm_items = 0
