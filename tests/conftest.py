@@ -7,6 +7,7 @@ streams cut in the middle, servers that stall).
 
 from __future__ import annotations
 
+import gzip
 import json
 import textwrap
 import threading
@@ -157,6 +158,18 @@ class FaultHandler(BaseHTTPRequestHandler):
             payload = b"upstream timed out (gateway)"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        if mode == "gzip":  # a gateway that compresses the stream whatever was asked
+            words = [_chunk({"content": w}) for w in ("Paris", " is", " the", " capital")]
+            usage = {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
+            stream = b"".join(words) + _chunk({}, finish="stop") + _usage_chunk(usage)
+            payload = gzip.compress(stream + b"data: [DONE]\n\n")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -10,36 +10,45 @@ import httpx
 import pytest
 
 from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode
+from pytest_mmbench.request.http1 import DirectConnections
 from pytest_mmbench.request.sse import ChunkParser
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import stream_sync
-from pytest_mmbench.request.transport_async import open_connections, stream_async
+from pytest_mmbench.request.transport import ConnectionPool, Post, stream_sync
+from pytest_mmbench.request.transport_async import open_aiohttp
 from pytest_mmbench.results.metrics import compute
 from pytest_mmbench.spec.endpoints import Endpoint
 from support import REPO
 
 
+def pool(transport: str, url: str, slots: int, timeout_s: float) -> ConnectionPool:
+    """The load engine's direct transport, or its aiohttp one (proxies, URL credentials)."""
+    if transport == "direct":
+        return DirectConnections(url, timeout_s)
+    return open_aiohttp(url, slots, timeout_s)
+
+
 def run(url: str, model: str, timeout_s: float = 10.0, transport: str = "sync") -> Trace:
-    """One request through the per-case (httpx) or the load (aiohttp) transport."""
+    """One request through the per-case transport (httpx) or one of the load engine's."""
     endpoint = Endpoint(id="fake", model=model, base_url=url)
     body = encode(build_body(endpoint, [{"role": "user", "content": "hi"}], max_tokens=8))
     headers, target = build_headers(endpoint), chat_url(url)
     if transport == "sync":
         with httpx.Client(timeout=timeout_s) as client:
-            return stream_sync(client, target, body, headers, timeout_s)
+            return stream_sync(client, Post(target, body, headers, timeout_s))
 
     async def send() -> Trace:
-        connections = open_connections(target, 1, timeout_s)
+        connections = pool(transport, target, 1, timeout_s)
         try:
-            return await stream_async(connections, target, body, headers, timeout_s, Trace(), False)
+            return await connections.stream(Post(target, body, headers, timeout_s), Trace(), False)
         finally:
             await connections.close()
 
     return asyncio.run(send())
 
 
-# Both transports must read every stream and every fault the same way.
-TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "async"])
+# Every transport must read every stream and every fault the same way.
+TRANSPORTS = pytest.mark.parametrize("transport", ["sync", "direct", "aiohttp"])
+LOAD_TRANSPORTS = pytest.mark.parametrize("transport", ["direct", "aiohttp"])
 
 
 def test_role_only_chunk_is_not_a_token() -> None:
@@ -109,7 +118,8 @@ def test_server_that_always_hangs_up_is_an_error_after_one_resend(
     assert len(fault_server.requests) == 2
 
 
-def test_a_resend_never_takes_another_pooled_connection(fault_server) -> None:
+@LOAD_TRANSPORTS
+def test_a_resend_never_takes_another_pooled_connection(fault_server, transport: str) -> None:
     """Two pooled connections that the server has silently given up (as llama.cpp does):
     a resend over the other one failed too; it must go over a new connection."""
     endpoint = Endpoint(id="fake", model="fault:keepalive-lie", base_url=fault_server.url)
@@ -117,11 +127,11 @@ def test_a_resend_never_takes_another_pooled_connection(fault_server) -> None:
     headers, target = build_headers(endpoint), chat_url(fault_server.url)
 
     async def send() -> list[Trace]:
-        connections = open_connections(target, 2, 10.0)
+        connections = pool(transport, target, 2, 10.0)
         try:
-            one = [stream_async(connections, target, body, headers, 10.0, Trace()) for _ in "ab"]
+            one = [connections.stream(Post(target, body, headers, 10.0), Trace()) for _ in "ab"]
             first = await asyncio.gather(*one)  # two connections, both left in the pool
-            third = await stream_async(connections, target, body, headers, 10.0, Trace())
+            third = await connections.stream(Post(target, body, headers, 10.0), Trace())
             return [*first, third]
         finally:
             await connections.close()
@@ -181,6 +191,14 @@ def test_a_json_answer_to_a_stream_says_what_came_back(fault_server, transport: 
         "expected an SSE stream but the server answered application/json, not "
         "text/event-stream, with: 'upstream timed out (gateway)'"
     )
+
+
+@TRANSPORTS
+def test_a_compressed_stream_is_read(fault_server, transport: str) -> None:
+    raw = run(fault_server.url, "fault:gzip", transport=transport)
+    assert raw.ok, raw.error
+    assert raw.content == "Paris is the capital" and raw.saw_done
+    assert raw.usage == {"prompt_tokens": 7, "completion_tokens": 4, "total_tokens": 11}
 
 
 @TRANSPORTS
@@ -276,13 +294,9 @@ def test_live_tool_call_is_timed_from_its_first_delta() -> None:
     from tool_server import tool_call_body, tool_server
 
     with tool_server() as server, httpx.Client(timeout=120) as client:
-        raw = stream_sync(
-            client,
-            chat_url(server.base_url),
-            encode(tool_call_body()),
-            {"Content-Type": "application/json"},
-            120,
-        )
+        headers = {"Content-Type": "application/json"}
+        post = Post(chat_url(server.base_url), encode(tool_call_body()), headers, 120)
+        raw = stream_sync(client, post)
     assert raw.ok, raw.error
     (call,) = raw.tool_calls
     assert call.name == "web_search" and "Paris" in json.loads(call.arguments)["query"]

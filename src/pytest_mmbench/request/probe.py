@@ -32,7 +32,7 @@ import httpx
 from pytest_mmbench.request.body import build_body, build_headers, chat_url, encode, with_nonce
 from pytest_mmbench.request.tokenize import count_tokens
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.request.transport import Post, stream_sync
 from pytest_mmbench.spec.endpoints import Endpoint
 
 PROMPT = "Reply with one word."
@@ -174,7 +174,7 @@ def _sender(http: httpx.Client, base_url: str, endpoint: Endpoint) -> Send:
             [{"role": "user", "content": content}], f"probe-{run}-{next(sent):02d}"
         )
         body = build_body(endpoint, messages, max_tokens=1, drop=drop, extra_body=extra)
-        return stream_sync(http, url, encode(body), headers, endpoint.timeout_s)
+        return stream_sync(http, Post(url, encode(body), headers, endpoint.timeout_s))
 
     return send
 

@@ -1,12 +1,12 @@
 """Sending one streamed request and reading it into a Trace: the sync transport, and
 what every transport shares.
 
-The per-case runner uses :func:`stream_sync` (httpx), the load engine
-:func:`~pytest_mmbench.request.transport_async.stream_async` (aiohttp).  They differ
-only in how they wait for bytes and in their libraries' exception types; the clock, the
-parser, the error judgement, the stale-connection resend and the end-of-stream verdict
-are the functions here (:func:`recording`, :func:`record_headers`, :func:`http_error`,
-:func:`stale_connection`).
+The per-case runner uses :func:`stream_sync` (httpx), the load engine a
+:class:`ConnectionPool` (:mod:`.http1`, or aiohttp in :mod:`.transport_async`).  They
+differ only in how they wait for bytes and in their libraries' exception types; the
+clock, the parser, the error judgement, the stale-connection resend and the
+end-of-stream verdict are the functions here (:func:`recording`,
+:func:`record_headers`, :func:`http_error`, :func:`stale_connection`).
 
 A pooled keep-alive connection that the server already closed fails before any
 response byte ("Server disconnected without sending a response"): llama.cpp closes
@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -42,6 +43,16 @@ Failure = tuple[str, str]  # (error kind, message)
 Classify = Callable[[BaseException, str, float], "Failure | None"]
 
 
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One streamed chat completion to send: where, what, and how long it may take."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    timeout_s: float
+
+
 def schedule(trace: Trace, due_ns: int) -> Trace:
     """Mark ``trace`` as due at ``due_ns`` (perf_counter), with its wall-clock time."""
     trace.due_ns = due_ns
@@ -50,35 +61,21 @@ def schedule(trace: Trace, due_ns: int) -> Trace:
 
 
 def stream_sync(
-    client: httpx.Client,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout_s: float,
-    trace: Trace | None = None,
-    scheduled: bool = False,
+    client: httpx.Client, post: Post, trace: Trace | None = None, scheduled: bool = False
 ) -> Trace:
     """POST one streaming chat completion and record it; never raises for server faults."""
     trace = trace if trace is not None else Trace()
-    _attempt_sync(client, url, body, headers, timeout_s, trace, scheduled)
+    _attempt_sync(client, post, trace, scheduled)
     if stale_connection(trace):
         trace.restart()
-        _attempt_sync(client, url, body, headers, timeout_s, trace, scheduled)
+        _attempt_sync(client, post, trace, scheduled)
     return trace
 
 
-def _attempt_sync(
-    client: httpx.Client,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    timeout_s: float,
-    trace: Trace,
-    scheduled: bool,
-) -> None:
+def _attempt_sync(client: httpx.Client, post: Post, trace: Trace, scheduled: bool) -> None:
     with (
-        recording(trace, url, timeout_s, scheduled, classify_failure) as take,
-        client.stream("POST", url, content=body, headers=headers) as response,
+        recording(trace, post, scheduled, classify_failure) as take,
+        client.stream("POST", post.url, content=post.body, headers=post.headers) as response,
     ):
         if not record_headers(trace, response.status_code, response.headers.get("content-type")):
             http_error(trace, response.status_code, response.read())
@@ -91,7 +88,7 @@ def _attempt_sync(
 
 @contextmanager
 def recording(
-    trace: Trace, url: str, timeout_s: float, scheduled: bool, classify: Classify
+    trace: Trace, post: Post, scheduled: bool, classify: Classify
 ) -> Iterator[Callable[[bytes], bool]]:
     """One attempt's clock, parser and failure handling, the same for every transport.
 
@@ -106,6 +103,7 @@ def recording(
     if not scheduled:  # timed from the attempt that reached the server
         trace.first_sent_ns = now
         schedule(trace, now)
+    timeout_s = post.timeout_s
     deadline = now + int(timeout_s * 1e9)
     parser = ChunkParser(trace)
 
@@ -122,7 +120,7 @@ def recording(
     try:
         yield take
     except Exception as exc:
-        failure = classify(exc, url, timeout_s)
+        failure = classify(exc, post.url, timeout_s)
         if failure is None:
             raise
         trace.fail(*failure)
@@ -181,6 +179,31 @@ def classify_failure(exc: BaseException, url: str, timeout_s: float) -> Failure 
     if isinstance(exc, httpx.HTTPError):
         return "stream", f"{type(exc).__name__}: {exc}"
     return None
+
+
+class ConnectionPool:
+    """What the load engine's transports share: a request over a pooled keep-alive
+    connection, resent once over a new one if the pooled one turned out stale.
+
+    Never another pooled one, which may be just as stale (llama.cpp closes every
+    connection after a stream while advertising keep-alive): against llama.cpp at
+    concurrency 8 that failed 2 to 3 requests in 50.
+    """
+
+    async def stream(self, post: Post, trace: Trace, scheduled: bool = True) -> Trace:
+        """POST one streaming chat completion and record it; never raises for server faults."""
+        await self.attempt(post, trace, scheduled, pooled=True)
+        if stale_connection(trace):
+            trace.restart()
+            await self.attempt(post, trace, scheduled, pooled=False)
+        return trace
+
+    async def attempt(self, post: Post, trace: Trace, scheduled: bool, pooled: bool) -> None:
+        """One try, over a pooled connection or (``pooled`` false) a new one."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
 
 
 def stale_connection(trace: Trace) -> bool:

@@ -30,7 +30,7 @@ from pytest_mmbench.request.media import (
     with_parts,
 )
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import stream_sync
+from pytest_mmbench.request.transport import Post, stream_sync
 from pytest_mmbench.results import checks, metrics
 from pytest_mmbench.results.cost import request_cost
 from pytest_mmbench.results.records import CaseResult, RoundResult
@@ -71,14 +71,8 @@ def send(
         tools=tools,
         tool_choice=tool_choice,
     )
-    return stream_sync(
-        session.http(endpoint),
-        url,
-        encode(body),
-        build_headers(endpoint),
-        endpoint.timeout_s,
-        Trace(index=index),
-    )
+    post = Post(url, encode(body), build_headers(endpoint), endpoint.timeout_s)
+    return stream_sync(session.http(endpoint), post, Trace(index=index))
 
 
 def warm_up(session: BenchSession, endpoint: Endpoint, count: int) -> None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_mmbench.request.trace import Trace
-from pytest_mmbench.request.transport import schedule
-from pytest_mmbench.request.transport_async import Connections, open_connections, stream_async
+from pytest_mmbench.request.transport import ConnectionPool, Post, schedule
+from pytest_mmbench.request.transport_async import open_connections
 from pytest_mmbench.run.load.shares import Share, split
 from pytest_mmbench.spec.load_plan import LoadPoint
 
@@ -218,9 +218,9 @@ async def _drive(
 ) -> None:
     """Warm up, wait for the start, then run the share closed- or open-loop.
 
-    One aiohttp pool sized to the share's slots, and new connections for resends
-    (:class:`~pytest_mmbench.request.transport_async.Connections`).  httpx's pool was
-    quadratic in its size, which had forced one client per slot; aiohttp's takes an
+    One keep-alive pool for the share's slots, and new connections for resends
+    (:func:`~pytest_mmbench.request.transport_async.open_connections`).  httpx's pool
+    was quadratic in its size, which had forced one client per slot; ours takes an
     idle connection from a list.
     """
     control.loop, control.task = asyncio.get_running_loop(), asyncio.current_task()
@@ -228,9 +228,8 @@ async def _drive(
     try:
         if target.warmup is not None:
             ignored = Trace(index=-1, due_ns=time.perf_counter_ns())
-            await stream_async(
-                connections, target.url, target.warmup, target.headers, target.timeout_s, ignored
-            )
+            warmup = Post(target.url, target.warmup, target.headers, target.timeout_s)
+            await connections.stream(warmup, ignored)
         if control.wait_for_start is not None:
             control.wait_for_start()  # blocks the loop on purpose: nothing runs yet
         started, cpu_started = starts
@@ -253,7 +252,7 @@ class _Sender:
 
     def __init__(
         self,
-        connections: Connections,
+        connections: ConnectionPool,
         target: Target,
         records: list[Trace],
         on_record: Callable[[Trace], None] | None,
@@ -265,7 +264,7 @@ class _Sender:
         record = schedule(Trace(index=index), due)
         self.records.append(record)
         t = self.target
-        await stream_async(self.connections, t.url, body, t.headers, t.timeout_s, record)
+        await self.connections.stream(Post(t.url, body, t.headers, t.timeout_s), record)
         if self.on_record is not None:
             self.on_record(record)
 
