@@ -52,3 +52,16 @@ def test_an_old_pytest_benchmark_is_a_usage_error(pytester, monkeypatch) -> None
     result = pytester.runpytest_inprocess("mm_one.toml", "--mm-benchmark", "-p", "no:benchmark")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--mm-benchmark needs pytest-benchmark >= 5.2 (found 4.0.0)*"])
+
+
+def test_a_benchmark_option_alone_is_checked_before_collection(pytester, monkeypatch) -> None:
+    """No mm setting, only a --benchmark-* option: the bridge is still checked at
+    configure, so the answer is one usage error, not a collection error per case file."""
+    pytest.importorskip("pytest_benchmark")
+    monkeypatch.setattr(benchmark_bridge, "version", lambda name: "4.0.0")
+    monkeypatch.delenv("MM_BENCH_RUN_ID")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "")  # pytest-benchmark on, for its option
+    case_file(pytester.path, "capital")
+    result = pytester.runpytest_inprocess("mm_one.toml", "--benchmark-disable")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mm-benchmark needs pytest-benchmark >= 5.2 (found 4.0.0)*"])

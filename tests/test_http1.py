@@ -79,28 +79,75 @@ def test_keep_alive_streams_share_one_connection() -> None:
     [
         (
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: br\r\n\r\nx",
-            "stream broken by the server: it sent Content-Encoding br, not readable here",
+            "the response has Content-Encoding br, which is not read here",
         ),
-        (b"HTTP/1.1 OK 200\r\n\r\n", "stream broken by the server: not a valid HTTP/1.1 response"),
+        (b"HTTP/1.1 OK 200\r\n\r\n", "the response is not valid HTTP/1.1"),
         (
             b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
-            "stream broken by the server: a compressed body that does not inflate",
+            "the compressed response does not inflate",
         ),
     ],
 )
-def test_a_response_it_cannot_read_is_a_stream_error(answer: bytes, message: str) -> None:
-    async def main() -> Trace:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(answer)
-            await writer.drain()
+def test_a_response_it_cannot_read_is_a_protocol_error_not_resent(
+    answer: bytes, message: str
+) -> None:
+    (trace,), served = asyncio.run(_scripted([answer], requests=1))
+    assert trace.error_kind == "protocol"
+    assert (trace.error or "").startswith(message)
+    assert served == 1 and trace.stale_connection_retries == 0
+
+
+async def _scripted(answers: list[bytes], requests: int) -> tuple[list[Trace], int]:
+    """``requests`` requests, one after another, to a server that writes ``answers[n]``
+    for its n-th request, on whatever connection it came; returns the server's count."""
+    served: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(answers[len(served)])
+                served.append(1)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-        return await _stream_once(await asyncio.start_server(handle, "127.0.0.1", 0))
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1/chat/completions"
+    connections = DirectConnections(url, 5.0)
+    try:
+        post = Post(url, BODY, HEADERS, 5.0)
+        return [await connections.stream(post, Trace()) for _ in range(requests)], len(served)
+    finally:
+        await connections.close()
+        listener.close()
 
-    trace = asyncio.run(main())
-    assert trace.error_kind == "stream"
-    assert (trace.error or "").startswith(message)
+
+SSE = b'data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: %d\r\n\r\n%b" % (
+    len(SSE),
+    SSE,
+)
+
+
+def test_an_interim_response_is_skipped() -> None:
+    (trace,), _ = asyncio.run(
+        _scripted([b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + OK], 1)
+    )
+    assert trace.ok, trace.error
+    assert trace.status_code == 200 and trace.content == "Hi"
+
+
+def test_bytes_after_a_response_retire_its_connection() -> None:
+    """A server whose Content-Length undercounts: the first answer reads well, and the
+    bytes after it make the connection unusable; the next request takes a new one and
+    is sent once, not twice."""
+    traces, served = asyncio.run(_scripted([OK + b"garbage\r\n\r\n", OK], 2))
+    assert traces[0].ok, traces[0].error
+    assert traces[1].ok and traces[1].stale_connection_retries == 0, traces[1].error
+    assert served == 2
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +234,10 @@ def test_request_head_is_plain_http_and_refuses_header_injection() -> None:
     with pytest.raises(ValueError, match="'Authorization' holds characters") as info:
         request_head("http://h/v1", {"Authorization": "Bearer sk-\u2603"})
     assert "sk-" not in str(info.value)
+
+
+def test_an_error_in_an_encoding_it_cannot_read_is_still_an_http_error() -> None:
+    answer = b"HTTP/1.1 503 Busy\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nxyz"
+    (trace,), served = asyncio.run(_scripted([answer], requests=1))
+    assert trace.error_kind == "http" and served == 1
+    assert trace.error == "HTTP 503: (a body in Content-Encoding br)"

@@ -3,9 +3,10 @@
 Importing this module is nearly free (the option table, the hook specs and the
 fixtures, none of which import the request core, httpx or telemetry), and so is a run
 that collects no benchmark case: ``glue.runtime`` (settings, hosts, the session, the
-report collector) is loaded at configure time only when an mm setting is given or
-xdist workers will run, else when the first case file or ``mm_endpoint`` test is
-collected (``state.bench_state``).  Every later hook does nothing until then.
+report collector) is loaded at configure time only when an mm setting is given, the
+pytest-benchmark bridge is asked for, or xdist workers will run; else when the first
+case file or ``mm_endpoint`` test is collected (``state.bench_state``).  Every later
+hook does nothing until then.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from pytest_mmbench import hookspecs, options
 from pytest_mmbench.glue import fixtures
+from pytest_mmbench.glue.benchmark_bridge import bridge_requested
 from pytest_mmbench.state import RUN_STARTED_KEY, STATE_KEY, is_active
 
 
@@ -35,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in options.MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.pluginmanager.register(fixtures, "mmbench-fixtures")
-    if options.settings_given(config) or _xdist_controller(config):
+    if options.settings_given(config) or bridge_requested(config) or _xdist_controller(config):
         from pytest_mmbench.glue import runtime
 
         runtime.configure(config)

@@ -47,7 +47,8 @@ class ServerClosed(Exception):
 
 
 class BadResponse(Exception):
-    """Bytes that are not an HTTP/1.1 response."""
+    """An answer that is not HTTP/1.1 we can read: a protocol error, never resent (the
+    server did answer, unlike a stale connection, which fails before any byte)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -71,7 +72,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = False  # set when a keep-alive response has ended
         self._status = 0
         self._content_type: str | None = None
-        self._framed = self._headers_done = self._received = False
+        self._framed = self._headers_done = self._received = self._interim = False
         self._error_body: bytearray | None = None
         self._encoding = b""  # Content-Encoding: we ask for none, a server may send gzip
         self._inflate: zlib._Decompress | None = None
@@ -115,10 +116,12 @@ class _Connection(asyncio.Protocol):
         self._received = True
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:  # our bug: let it show
-            self._resolve(exc.__context__ or exc)
         except httptools.HttpParserError as exc:
-            self._resolve(BadResponse(f"not a valid HTTP/1.1 response ({exc})"))
+            self.abort()  # the parser is stuck; an earlier response may have ended well
+            if isinstance(exc, httptools.HttpParserCallbackError):  # our bug: let it show
+                self._resolve(exc.__context__ or exc)
+            else:
+                self._resolve(BadResponse(f"the response is not valid HTTP/1.1 ({exc})"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -145,33 +148,46 @@ class _Connection(asyncio.Protocol):
             self._encoding = value.strip().lower()
 
     def on_headers_complete(self) -> None:
-        self._headers_done = True
         self._status = self._parser.get_status_code()
+        if 100 <= self._status < 200 and self._status != 101:
+            self._interim = True  # 100 Continue, 103 Early Hints: the answer follows
+            return
+        self._headers_done = True
+        if not record_headers(self._trace, self._status, self._content_type):
+            self._error_body = bytearray()
         if self._encoding in (b"gzip", b"x-gzip", b"deflate"):
             self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
         elif self._encoding not in (b"", b"identity"):
-            encoding = self._encoding.decode("latin-1")
-            self._resolve(BadResponse(f"it sent Content-Encoding {encoding}, not readable here"))
-            return
-        if not record_headers(self._trace, self._status, self._content_type):
-            self._error_body = bytearray()
+            said = f"Content-Encoding {self._encoding.decode('latin-1')}"
+            if self._error_body is not None:
+                http_error(self._trace, self._status, f"(a body in {said})".encode())
+                self._resolve()
+            else:
+                self._resolve(BadResponse(f"the response has {said}, which is not read here"))
 
     def on_body(self, body: bytes) -> None:
         if self._done is None or self._done.done():
             return  # stopped: the rest of this read is not the request's any more
+        kept = self._error_body
+        if kept is not None and len(kept) >= _ERROR_BODY_KEEP:
+            return
         if self._inflate is not None:
+            room = _ERROR_BODY_KEEP - len(kept) if kept is not None else 0  # 0: no limit
             try:
-                body = self._inflate.decompress(body)
+                body = self._inflate.decompress(body, room)
             except zlib.error as exc:
-                self._resolve(BadResponse(f"a compressed body that does not inflate ({exc})"))
+                self._resolve(BadResponse(f"the compressed response does not inflate ({exc})"))
                 return
-        if self._error_body is not None:
-            if len(self._error_body) < _ERROR_BODY_KEEP:
-                self._error_body += body
+        if kept is not None:
+            kept += body[: _ERROR_BODY_KEEP - len(kept)]
         elif self._take(body):
             self._resolve()  # an error in the stream, or past the deadline: stop here
 
     def on_message_complete(self) -> None:
+        if self._interim:  # the real response is the next message on this connection
+            self._begin(self._trace, self._take)
+            self._received = True
+            return
         self.reusable = self._parser.should_keep_alive()
         self._message_ended()
 
@@ -194,13 +210,17 @@ class DirectConnections(ConnectionPool):
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
         self._heads: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+        self._shut = False
 
     async def close(self) -> None:
+        self._shut = True
         for connection in [*self._idle, *self._busy]:
             connection.abort()
         self._idle.clear()
 
     async def attempt(self, post: Post, trace: Trace, scheduled: bool, pooled: bool) -> None:
+        if self._shut:  # as aiohttp's closed session does: a request after close is a bug
+            raise RuntimeError("the connection pool is closed")
         body = post.body
         request = self._head(post.url, post.headers) + b"Content-Length: %d\r\n\r\n%b" % (
             len(body),
@@ -289,8 +309,10 @@ def classify_failure(exc: BaseException, url: object, timeout_s: float) -> Failu
     """(error kind, message), worded as the other transports word them."""
     if isinstance(exc, asyncio.TimeoutError):
         return "timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})"
-    if isinstance(exc, (ServerClosed, BadResponse)):
+    if isinstance(exc, ServerClosed):
         return "stream", f"stream broken by the server: {exc}"
+    if isinstance(exc, BadResponse):
+        return "protocol", str(exc)
     if isinstance(exc, OSError):  # refused, unreachable, TLS failure on connect
         return "connect", f"cannot connect to {url}: {exc}"
     return None
