@@ -232,14 +232,13 @@ def add_options(parser: pytest.Parser) -> None:
 
 def settings_given(config: pytest.Config) -> bool:
     """Whether this run asks for a benchmark setting: an ``--mm-*`` option, an
-    ``MM_BENCH_*`` variable or an ``mm_*`` ini key (the case-file patterns aside).
+    ``MM_BENCH_*`` variable or an ``mm_*`` ini key (the case-file patterns aside;
+    ``--mm-benchmark`` is the bridge's own question, ``bridge_requested``).
 
     The plugin sets itself up at configure time only then, so a wrong setting is a
     usage error before collection; otherwise it waits until a case file or a test with
     ``mm_endpoint`` is collected, and a project with neither pays for nothing.
     """
-    if config.getoption("mm_benchmark", False):
-        return True
     if any(name.startswith("MM_BENCH_") and value for name, value in os.environ.items()):
         return True
     return any(

@@ -221,11 +221,8 @@ class DirectConnections(ConnectionPool):
     async def attempt(self, post: Post, trace: Trace, scheduled: bool, pooled: bool) -> None:
         if self._shut:  # as aiohttp's closed session does: a request after close is a bug
             raise RuntimeError("the connection pool is closed")
-        body = post.body
-        request = self._head(post.url, post.headers) + b"Content-Length: %d\r\n\r\n%b" % (
-            len(body),
-            body,
-        )
+        head = self._head(post.url, post.headers)
+        request = b"".join((head, b"Content-Length: %d\r\n\r\n" % len(post.body), post.body))
         loop = asyncio.get_running_loop()
         with recording(trace, post, scheduled, classify_failure) as take:
             deadline = loop.time() + post.timeout_s
@@ -305,7 +302,7 @@ def tls_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
-def classify_failure(exc: BaseException, url: object, timeout_s: float) -> Failure | None:
+def classify_failure(exc: BaseException, url: str, timeout_s: float) -> Failure | None:
     """(error kind, message), worded as the other transports word them."""
     if isinstance(exc, asyncio.TimeoutError):
         return "timeout", f"timed out after {timeout_s:g} s ({type(exc).__name__})"
